@@ -1,0 +1,1 @@
+"""Collectors: turn a watched source into a staged capture (files plus raw platform metadata)."""

@@ -1,0 +1,1 @@
+"""Cryptographic and perceptual hashing of artifacts."""
