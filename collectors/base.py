@@ -1,0 +1,137 @@
+"""The collector contract: what every collector receives and what it hands back.
+
+A collector turns one watched source into files in an empty staging directory plus the raw
+platform facts about them. It does not hash, store or index anything: the pipeline does,
+the same way for every collector (``preservation.pipeline``). A collector never names a
+file after untrusted text (titles, captions): names come from ids and fixed words.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from preservation.netpolicy import NetworkPolicy
+from preservation.settings import Settings
+
+STATUSES = ("complete", "partial", "failed")
+ROLES = (
+    "warc", "wacz", "media", "screenshot", "dom", "pdf", "text", "info-json", "message-json",
+    "channel-json", "thumbnail", "subtitles", "comments", "page-info", "exif", "other",
+)  # fmt: skip
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$")
+
+
+def check_artifact_name(name: str) -> str:
+    """Artifact names are relative paths of safe characters: never from untrusted text."""
+    if not _SAFE_NAME.match(name) or ".." in name.split("/"):
+        raise ValueError(f"unsafe artifact name: {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """The watchlist entry being collected, as the collector may see it."""
+
+    id: str
+    kind: str
+    url: str
+    options: dict[str, Any] = field(default_factory=dict)
+    case: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class SeenItems(Protocol):
+    """What the catalogue knows about a source's items (video ids, message ids)."""
+
+    def captured_ids(self) -> set[str]: ...
+
+    def failed_ids(self) -> set[str]: ...
+
+    def get(self, item_id: str) -> dict[str, Any] | None: ...
+
+
+class NoSeenItems:
+    def captured_ids(self) -> set[str]:
+        return set()
+
+    def failed_ids(self) -> set[str]:
+        return set()
+
+    def get(self, item_id: str) -> dict[str, Any] | None:
+        return None
+
+
+@dataclass
+class CollectContext:
+    settings: Settings
+    policy: NetworkPolicy
+    staging: Path  # an empty directory that belongs to this capture alone
+    capture_id: str
+    cursor: dict[str, Any] = field(default_factory=dict)  # state after the last stored capture
+    seen: SeenItems = field(default_factory=NoSeenItems)
+    clock: Callable[[], datetime] | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("witnessbox.collect"))
+    progress: Callable[[str], None] = lambda message: None
+
+
+@dataclass
+class StagedArtifact:
+    name: str  # path relative to the staging directory
+    role: str
+    media_type: str
+    derived_from: str | None = None  # name of the artifact this one was made from
+    platform: dict[str, Any] = field(default_factory=dict)  # ids that locate it on the platform
+
+    def __post_init__(self) -> None:
+        check_artifact_name(self.name)
+        if self.role not in ROLES:
+            raise ValueError(f"unknown artifact role {self.role!r}")
+
+
+@dataclass
+class ItemResult:
+    """The fate of one item of a source in this capture (a video, a message)."""
+
+    id: str
+    status: str  # captured | failed | deleted | edited | skipped
+    error: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CollectedCapture:
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    artifacts: list[StagedArtifact] = field(default_factory=list)
+    platform: dict[str, Any] = field(default_factory=dict)  # channel, video id, message ids
+    tools: dict[str, str] = field(default_factory=dict)  # tool name -> version
+    network: dict[str, Any] = field(default_factory=dict)  # resolved IPs, TLS, egress facts
+    items: list[ItemResult] = field(default_factory=list)
+    cursor: dict[str, Any] | None = None  # new cursor; applied only once this capture is stored
+    retry_after: datetime | None = None  # e.g. a Telegram flood wait: defer the source until then
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown capture status {self.status!r}")
+
+
+class Collector(ABC):
+    """One collector per source kind. Heavy imports happen inside ``collect``."""
+
+    name: str = "collector"
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """The collector's version string, recorded in every manifest."""
+
+    @abstractmethod
+    def collect(self, source: SourceRef, ctx: CollectContext) -> CollectedCapture:
+        """Capture ``source`` into ``ctx.staging``. Raise ``CollectionError`` on total failure."""

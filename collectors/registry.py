@@ -1,0 +1,28 @@
+"""Which collector serves which source kind; imported lazily so the CLI starts fast."""
+
+from __future__ import annotations
+
+import importlib
+
+from collectors.base import Collector
+from preservation.errors import InputError
+
+COLLECTORS: dict[str, str] = {
+    "web": "collectors.web:WebCollector",
+    "video": "collectors.video:VideoCollector",
+    "telegram": "collectors.telegram:TelegramCollector",
+}
+
+
+def get_collector(kind: str) -> Collector:
+    target = COLLECTORS.get(kind)
+    if target is None:
+        raise InputError(f"unknown source kind {kind!r}")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise InputError(f"no collector for {kind} sources in this installation") from None
+        raise
+    return getattr(module, attr)()
