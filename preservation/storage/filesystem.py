@@ -152,7 +152,7 @@ class FileStore(Store):
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         try:
-            stream = open(self.path(key), "rb")  # noqa: SIM115 - closed below
+            stream = open(self.path(key), "rb")
         except FileNotFoundError as exc:
             raise StorageError(f"missing object: {key}") from exc
         except OSError as exc:
