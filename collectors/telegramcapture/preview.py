@@ -137,12 +137,13 @@ class PreviewRun:
             raise RateLimited(
                 f"{url}: rate limited (HTTP 429)", int(retry) if retry.isdigit() else 600
             )
-        if response.status >= 400:
-            raise CollectionError(f"{url}: HTTP {response.status}")
         if urlsplit(response.url).path.rstrip("/") != urlsplit(self.base).path.rstrip("/"):
             raise CollectionError(
-                f"@{self.username} has no public preview (redirected to {response.url})"
+                f"@{self.username} has no public preview (private, missing, or preview "
+                f"disabled: redirected to {response.url}, HTTP {response.status})"
             )
+        if response.status >= 400:
+            raise CollectionError(f"{url}: HTTP {response.status}")
 
     def walk(self, before: int | None, floor: int, budget: int) -> tuple[Walk, int]:
         """Pages from ``before`` back until an id ≤ ``floor`` shows, the start, or the budget."""
