@@ -18,11 +18,27 @@ MAX_URL_LENGTH = 4096
 
 TELEGRAM_HOSTS = {"t.me", "telegram.me", "telegram.dog", "www.t.me"}
 VIDEO_HOSTS = (
-    "youtube.com", "youtu.be", "youtube-nocookie.com", "vimeo.com", "dailymotion.com",
-    "tiktok.com", "rumble.com", "rutube.ru", "bitchute.com", "odysee.com", "twitch.tv",
-    "vk.com/video", "vkvideo.ru", "ok.ru/video", "streamable.com", "kick.com",
-    "facebook.com/watch", "fb.watch", "instagram.com/reel", "x.com/i/broadcasts",
-)  # fmt: skip
+    "youtube.com",
+    "youtu.be",
+    "youtube-nocookie.com",
+    "vimeo.com",
+    "dailymotion.com",
+    "tiktok.com",
+    "rumble.com",
+    "rutube.ru",
+    "bitchute.com",
+    "odysee.com",
+    "twitch.tv",
+    "vk.com/video",
+    "vkvideo.ru",
+    "ok.ru/video",
+    "streamable.com",
+    "kick.com",
+    "facebook.com/watch",
+    "fb.watch",
+    "instagram.com/reel",
+    "x.com/i/broadcasts",
+)
 _TELEGRAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -35,7 +51,9 @@ def _telegram_from_path(path: str) -> str | None:
         return None
     name = parts[0].lstrip("@")
     if name.startswith("+") or name == "joinchat":
-        raise InputError("private invite links cannot be watched: join the channel and use its name")
+        raise InputError(
+            "private invite links cannot be watched: join the channel and use its name"
+        )
     return name
 
 
@@ -86,7 +104,9 @@ def normalise_url(value: str) -> str:
         raise InputError("URL contains spaces or control characters")
     if "://" not in text:
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", text) and not re.match(r"^[^:/]+:\d+", text):
-            raise InputError(f"unsupported URL scheme: {text.split(':', 1)[0]!r} (http or https only)")
+            raise InputError(
+                f"unsupported URL scheme: {text.split(':', 1)[0]!r} (http or https only)"
+            )
         text = "https://" + text
     try:
         parts = urlsplit(text)

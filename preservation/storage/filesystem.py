@@ -136,7 +136,9 @@ class FileStore(Store):
                 os.link(tmp, final)
             except FileExistsError:
                 if not _same_bytes(final, data):
-                    raise ObjectExistsError(f"{key} already exists with different content") from None
+                    raise ObjectExistsError(
+                        f"{key} already exists with different content"
+                    ) from None
                 return
             os.chmod(final, READ_ONLY)
             _fsync_dir(final.parent)
@@ -152,7 +154,7 @@ class FileStore(Store):
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         try:
-            stream = open(self.path(key), "rb")  # noqa: SIM115 - closed below
+            stream = open(self.path(key), "rb")
         except FileNotFoundError as exc:
             raise StorageError(f"missing object: {key}") from exc
         except OSError as exc:
