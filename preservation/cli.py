@@ -99,9 +99,11 @@ def build_parser() -> ArgumentParser:
     from preservation.commands import MODULES, core
 
     common = ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    common.add_argument("--home", help="WITNESSBOX_HOME for this command")
+    # SUPPRESS: a subcommand's copy of these options must not reset what came before it
+    quiet = argparse.SUPPRESS
+    common.add_argument("--json", action="store_true", default=quiet, help="JSON output")
+    common.add_argument("--debug", action="store_true", default=quiet, help="show tracebacks")
+    common.add_argument("--home", default=quiet, help="WITNESSBOX_HOME for this command")
     parser = ArgumentParser(
         prog="witnessbox",
         description="Collect and preserve open-source evidence with its provenance.",

@@ -9,7 +9,7 @@ Telegram sources are kept in one spelling, ``https://t.me/<channel>``.
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from preservation.errors import InputError
 
@@ -125,8 +125,10 @@ def normalise_url(value: str) -> str:
         host = f"[{host}]"
     default = {"http": 80, "https": 443}[scheme]
     netloc = host if port in (None, default) else f"{host}:{port}"
-    path = parts.path or "/"
-    return urlunsplit(SplitResult(scheme, netloc, path, parts.query, ""))
+    # non-ASCII in path and query is percent-encoded as browsers send it; existing escapes stay
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    return urlunsplit(SplitResult(scheme, netloc, path, query, ""))
 
 
 def infer_kind(value: str) -> str:
@@ -137,7 +139,10 @@ def infer_kind(value: str) -> str:
     host = (parts.hostname or "").removeprefix("www.").removeprefix("m.")
     hostpath = host + parts.path
     for known in VIDEO_HOSTS:
-        if hostpath == known or hostpath.startswith(known + "/") or host.endswith("." + known):
+        if "/" in known:  # a path on a general site, e.g. vk.com/video-1_2
+            if hostpath.startswith(known):
+                return "video"
+        elif host == known or host.endswith("." + known):
             return "video"
     return "web"
 
