@@ -136,7 +136,9 @@ class FileStore(Store):
                 os.link(tmp, final)
             except FileExistsError:
                 if not _same_bytes(final, data):
-                    raise ObjectExistsError(f"{key} already exists with different content") from None
+                    raise ObjectExistsError(
+                        f"{key} already exists with different content"
+                    ) from None
                 return
             os.chmod(final, READ_ONLY)
             _fsync_dir(final.parent)
