@@ -39,20 +39,39 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def json_safe(value: Any) -> Any:
-    """``to_dict()`` output → JSON types: datetimes ISO 8601, bytes base64, tokens redacted."""
-    if isinstance(value, dict):
-        return {
-            str(k): (REDACTED if k in REDACTED_KEYS and v is not None else json_safe(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
+    """``to_dict()`` output → JSON types: datetimes ISO 8601, bytes base64, tokens redacted.
+
+    Hot path (every field of every message): scalars are copied without a call.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(item) in _SCALARS:
+                out[key] = item
+            elif key in REDACTED_KEYS:
+                out[key] = REDACTED
+            else:
+                out[key] = json_safe(item)
+        for key in REDACTED_KEYS.intersection(out):
+            if out[key] is not None:
+                out[key] = REDACTED
+        return out
+    if kind is list or kind is tuple:
         return [json_safe(v) for v in value]
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, bytes | bytearray):
         return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, dict):
+        return json_safe(dict(value))
+    if isinstance(value, str | int | float | bool):
         return value
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):

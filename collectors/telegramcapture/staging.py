@@ -61,6 +61,7 @@ class Staging:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.artifacts: list[StagedArtifact] = []
+        self.names: set[str] = set()
         self.bytes = 0
 
     def _path(self, name: str) -> Path:
@@ -69,7 +70,12 @@ class Staging:
         return path
 
     def has(self, name: str) -> bool:
-        return any(a.name == name for a in self.artifacts)
+        return name in self.names
+
+    def _list(self, artifact: StagedArtifact) -> StagedArtifact:
+        self.artifacts.append(artifact)
+        self.names.add(artifact.name)
+        return artifact
 
     def write_json(
         self, name: str, data: Any, role: str, platform: dict[str, Any] | None = None
@@ -81,9 +87,9 @@ class Staging:
             size = out.tell()
         os.replace(tmp, path)
         self.bytes += size
-        artifact = StagedArtifact(name, role, "application/json", platform=dict(platform or {}))
-        self.artifacts.append(artifact)
-        return artifact
+        return self._list(
+            StagedArtifact(name, role, "application/json", platform=dict(platform or {}))
+        )
 
     @contextlib.contextmanager
     def media(
@@ -108,9 +114,7 @@ class Staging:
             raise
         self.bytes += size
         if not self.has(name):
-            self.artifacts.append(
-                StagedArtifact(name, "media", writer.media_type, platform=dict(platform or {}))
-            )
+            self._list(StagedArtifact(name, "media", writer.media_type, platform=dict(platform or {})))
 
     def adopt(
         self, name: str, role: str, media_type: str, platform: dict[str, Any] | None = None
@@ -118,6 +122,4 @@ class Staging:
         """List a file some other writer (the WARC recorder) finished under ``name``."""
         path = self.root / check_artifact_name(name)
         self.bytes += path.stat().st_size
-        artifact = StagedArtifact(name, role, media_type, platform=dict(platform or {}))
-        self.artifacts.append(artifact)
-        return artifact
+        return self._list(StagedArtifact(name, role, media_type, platform=dict(platform or {})))
