@@ -114,7 +114,9 @@ class Staging:
             raise
         self.bytes += size
         if not self.has(name):
-            self._list(StagedArtifact(name, "media", writer.media_type, platform=dict(platform or {})))
+            self._list(
+                StagedArtifact(name, "media", writer.media_type, platform=dict(platform or {}))
+            )
 
     def adopt(
         self, name: str, role: str, media_type: str, platform: dict[str, Any] | None = None

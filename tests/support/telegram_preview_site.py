@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (HTML templates read better unwrapped)
 """A local stand-in for Telegram's public channel preview (``https://t.me/s/<name>``).
 
 Serves pages shaped like the real preview (same classes, ``data-post`` ids, oldest post at
