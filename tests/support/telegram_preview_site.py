@@ -68,6 +68,7 @@ class PreviewSite:
     posts: dict[int, Post] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     media_host: str | None = None  # a different host name for media URLs, when set
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (type, body)
     server: ThreadingHTTPServer | None = None
 
     # -- content ----------------------------------------------------------------------------------
@@ -212,6 +213,9 @@ class PreviewSite:
 
     # -- serving --------------------------------------------------------------------------------------
     def handle(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes, list]:
+        if path in self.files:
+            ctype, body = self.files[path]
+            return 200, ctype, body, []
         if path == f"/s/{self.channel}":
             before = query.get("before", [None])[0]
             page = self.render_page(int(before) if before and before.isdigit() else None)
