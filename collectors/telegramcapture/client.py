@@ -123,7 +123,8 @@ class TelethonPort:
         self._loop = loop
 
     @classmethod
-    def connect(cls, settings: Settings) -> TelethonPort:
+    def build(cls, settings: Settings) -> TelethonPort:
+        """The client, not yet connected (nothing touches the network here)."""
         from telethon import TelegramClient
         from telethon.sessions import StringSession
 
@@ -149,10 +150,14 @@ class TelethonPort:
             request_retries=3,
             connection_retries=3,
         )
-        port = cls(client, loop)
+        return cls(client, loop)
+
+    @classmethod
+    def connect(cls, settings: Settings) -> TelethonPort:
+        port = cls.build(settings)
         try:
-            port._run(client.connect())
-            if not port._run(client.is_user_authorized()):
+            port._run(port._client.connect())
+            if not port._run(port._client.is_user_authorized()):
                 raise AccountUnusable(
                     "the Telegram session is not logged in: run `witnessbox telegram login`"
                 )

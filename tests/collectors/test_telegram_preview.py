@@ -94,8 +94,8 @@ def test_warc_holds_every_page_and_media_fetched(harness, site):
     assert sorted(responses) == sorted(site.requests)
     assert "/s/witnesschan?before=11" in responses
     assert "/file/30-1.jpg" in responses
-    with open(staging / warc.name, "rb") as stream:
-        for record in ArchiveIterator(stream):
+    with open(staging / warc.name, "rb") as stream:  # every digest verified while reading
+        for record in ArchiveIterator(stream, check_digests="raise"):
             if record.rec_type == "response":
                 assert record.rec_headers.get_header("WARC-Payload-Digest").startswith("sha256:")
                 assert record.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
