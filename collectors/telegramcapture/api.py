@@ -299,28 +299,34 @@ class ApiRun:
             self.ctx.log.info("album %s continues next run", carried[0].grouped_id)
 
     # -- media retry -----------------------------------------------------------------------------
-    def retry_media(self, pending: list[dict[str, Any]]) -> None:
-        attempts = {int(p["id"]): int(p.get("attempts", 0)) for p in pending if "id" in p}
-        ids = sorted(i for i, n in attempts.items() if n < self.opts.media_retry_attempts)
-        for given_up in sorted(set(attempts) - set(ids)):
-            self.reasons.append(
-                f"message {given_up}: media not captured after {attempts[given_up]} runs"
-            )
+    def load_media_retry(self, pending: list[dict[str, Any]]) -> None:
+        """Carry the media still owed from earlier runs (kept even if this run stops early)."""
+        for entry in pending:
+            message_id, attempts = int(entry["id"]), int(entry.get("attempts", 0))
+            if attempts < self.opts.media_retry_attempts:
+                self.media_retry[message_id] = attempts
+            else:
+                self.reasons.append(
+                    f"message {message_id}: media not captured after {attempts} runs"
+                )
+
+    def retry_media(self) -> None:
+        ids = sorted(self.media_retry)
         records: list[dict[str, Any]] = []
         for start in range(0, len(ids), IDS_PER_REQUEST):
             if self.flood is not None:
-                self.media_retry.update({i: attempts[i] for i in ids[start:]})
                 break
             chunk = ids[start : start + IDS_PER_REQUEST]
             found = self.call(self.port.messages, self.channel, chunk)
             for message_id, message in zip(chunk, found, strict=False):
                 if message is None:
+                    self.media_retry.pop(message_id, None)
                     self.reasons.append(
                         f"message {message_id}: deleted before its media was fetched"
                     )
                     continue
                 record = message_record(message)
-                self.media_retry[message_id] = attempts[message_id] + 1
+                self.media_retry[message_id] += 1
                 self.fetch_media(message, record)
                 if record.get("media_file"):
                     records.append(record)
@@ -424,6 +430,7 @@ class ApiRun:
         cursor = dict(self.ctx.cursor or {})
         self.last_id = int(cursor.get("last_id", 0) or 0)
         started_at = self.last_id
+        self.load_media_retry(list(cursor.get("media_retry") or []))
         try:
             self.capture_channel()
         except FloodStop as stop:
@@ -435,7 +442,7 @@ class ApiRun:
         try:
             self.fetch_new()
             if self.flood is None:
-                self.retry_media(list(cursor.get("media_retry") or []))
+                self.retry_media()
             if self.flood is None:
                 self.recheck()
         except FloodStop as stop:

@@ -27,7 +27,7 @@ from collectors.telegramcapture.normalise import content_hash, iso
 from collectors.telegramcapture.options import TelegramOptions
 from collectors.telegramcapture.preview_html import PreviewPage, PreviewPost, parse_preview_page
 from collectors.telegramcapture.staging import Staging
-from preservation.errors import CollectionError, PolicyError
+from preservation.errors import CollectionError, PolicyError, WitnessboxError
 from preservation.ids import utcnow
 
 SCHEMA = "witnessbox.telegram.preview/1"
@@ -105,7 +105,7 @@ class PreviewRun:
     captured: set[int] = field(default_factory=set)
     edited: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[dict[str, Any]] = field(default_factory=list)
-    stop: CollectionError | None = None
+    stop: WitnessboxError | None = None
 
     def __post_init__(self) -> None:
         self.staging = Staging(self.ctx.staging)
@@ -151,7 +151,7 @@ class PreviewRun:
         while budget > 0:
             try:
                 page = self.fetch_page(before)
-            except CollectionError as exc:
+            except (CollectionError, PolicyError) as exc:
                 if before is None:
                     raise
                 self.stop = exc

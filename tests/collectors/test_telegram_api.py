@@ -321,6 +321,29 @@ def test_flood_wait_during_media_defers_media_but_keeps_the_batch(harness, fake)
     assert second.status == "complete", second.reasons
 
 
+def test_owed_media_survive_a_second_flood_and_give_up_after_the_limit(harness, fake):
+    harness.options = {"media_retry_attempts": 2}
+    for message_id in range(1, 4):
+        fake.add(message_id, media="photo")
+    fake.fail("download_media", FakeTelegram.flood(900))
+    harness.run()
+    fake.fail("messages", FakeTelegram.flood(900))  # the retry's refetch floods too
+
+    second, _ = harness.run()
+    assert second.status == "partial"
+    assert [r["id"] for r in second.cursor["media_retry"]] == [1, 2, 3]
+
+    broken = errors.FileIdInvalidError(request=None)
+    fake.fail("download_media", broken, broken, broken)
+    third, _ = harness.run()  # 1, 2, 3 fail: one attempt each
+    assert [r["attempts"] for r in third.cursor["media_retry"]] == [1, 1, 1]
+    fake.fail("download_media", broken, broken, broken)
+    harness.run()
+    fifth, _ = harness.run()  # attempts exhausted: reported once, then dropped
+    assert fifth.cursor["media_retry"] == []
+    assert sum("media not captured after 2 runs" in r for r in fifth.reasons) == 3
+
+
 def test_expired_file_reference_refetches_the_message(harness, fake):
     fake.add(1, media="video", media_size=5000)
     fake.add(2, media="photo")
