@@ -135,9 +135,9 @@ class FileStore(Store):
             try:
                 os.link(tmp, final)
             except FileExistsError:
-                if not _same_bytes(final, data):
-                    raise ObjectExistsError(f"{key} already exists with different content") from None
-                return
+                if _same_bytes(final, data):
+                    return
+                raise ObjectExistsError(f"{key} already exists with different content") from None
             os.chmod(final, READ_ONLY)
             _fsync_dir(final.parent)
         except ObjectExistsError:
@@ -152,7 +152,7 @@ class FileStore(Store):
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         try:
-            stream = open(self.path(key), "rb")  # noqa: SIM115 - closed below
+            stream = open(self.path(key), "rb")  # closed below
         except FileNotFoundError as exc:
             raise StorageError(f"missing object: {key}") from exc
         except OSError as exc:
@@ -170,13 +170,27 @@ class FileStore(Store):
         return ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if prefix:
+            check_key(prefix.rstrip("/"))  # a prefix must not climb out of the store
+        parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self.root / parent if parent else self.root
         if not base.is_dir():
             return
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d != ".tmp")
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in sorted(filenames):
-                key = name if rel == "." else f"{rel}/{name}"
-                if key.startswith(prefix):
-                    yield key
+        for key in self._walk(base, parent):
+            if key.startswith(prefix):
+                yield key
+
+    def _walk(self, directory: Path, rel: str) -> Iterator[str]:
+        """Keys in lexical order: a directory sorts as ``name/``, as its keys do."""
+        try:
+            entries = [(e.name + "/" if e.is_dir() else e.name, e) for e in os.scandir(directory)]
+        except OSError as exc:
+            raise StorageError(f"cannot list {directory}: {exc.strerror}") from exc
+        for sort_name, entry in sorted(entries):
+            if rel == "" and entry.name == ".tmp":
+                continue
+            key = f"{rel}/{entry.name}" if rel else entry.name
+            if sort_name.endswith("/"):
+                yield from self._walk(Path(entry.path), key)
+            else:
+                yield key
