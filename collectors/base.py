@@ -22,10 +22,26 @@ from preservation.settings import Settings
 
 STATUSES = ("complete", "partial", "failed")
 ROLES = (
-    "warc", "wacz", "media", "screenshot", "dom", "pdf", "text", "info-json", "message-json",
-    "channel-json", "thumbnail", "subtitles", "comments", "page-info", "exif", "other",
-)  # fmt: skip
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$")
+    "warc",
+    "wacz",
+    "media",
+    "screenshot",
+    "dom",
+    "pdf",
+    "text",
+    "info-json",
+    "message-json",
+    "channel-json",
+    "thumbnail",
+    "subtitles",
+    "comments",
+    "page-info",
+    "exif",
+    "other",
+)
+_SAFE_NAME = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$"
+)
 
 
 def check_artifact_name(name: str) -> str:

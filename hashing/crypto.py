@@ -90,7 +90,9 @@ class MultiHasher:
             raise ValueError("hasher already finished")
         if not chunk:
             return
-        chunk = bytes(chunk)  # immutable: threads may still read it after the caller reuses a buffer
+        chunk = bytes(
+            chunk
+        )  # immutable: threads may still read it after the caller reuses a buffer
         self._size += len(chunk)
         if self._workers is None and self._parallel is None and self._size > PARALLEL_THRESHOLD:
             self._start_workers()

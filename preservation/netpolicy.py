@@ -100,10 +100,14 @@ class NetworkPolicy:
                 infos = socket.getaddrinfo(name, port or 443, proto=socket.IPPROTO_TCP)
             except (socket.gaierror, UnicodeError) as exc:
                 raise PolicyError(f"cannot resolve {host}: {exc}") from None
-            addresses = list(dict.fromkeys(ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos))
+            addresses = list(
+                dict.fromkeys(ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos)
+            )
         if not self.allow_private:
             for address in addresses:
                 problem = address_problem(address)
                 if problem:
-                    raise PolicyError(f"refused: {host} resolves to {address}, {problem} (network policy)")
+                    raise PolicyError(
+                        f"refused: {host} resolves to {address}, {problem} (network policy)"
+                    )
         return [str(a) for a in addresses]

@@ -9,7 +9,7 @@ Telegram sources are kept in one spelling, ``https://t.me/<channel>``.
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from preservation.errors import InputError
 
@@ -18,11 +18,27 @@ MAX_URL_LENGTH = 4096
 
 TELEGRAM_HOSTS = {"t.me", "telegram.me", "telegram.dog", "www.t.me"}
 VIDEO_HOSTS = (
-    "youtube.com", "youtu.be", "youtube-nocookie.com", "vimeo.com", "dailymotion.com",
-    "tiktok.com", "rumble.com", "rutube.ru", "bitchute.com", "odysee.com", "twitch.tv",
-    "vk.com/video", "vkvideo.ru", "ok.ru/video", "streamable.com", "kick.com",
-    "facebook.com/watch", "fb.watch", "instagram.com/reel", "x.com/i/broadcasts",
-)  # fmt: skip
+    "youtube.com",
+    "youtu.be",
+    "youtube-nocookie.com",
+    "vimeo.com",
+    "dailymotion.com",
+    "tiktok.com",
+    "rumble.com",
+    "rutube.ru",
+    "bitchute.com",
+    "odysee.com",
+    "twitch.tv",
+    "vk.com/video",
+    "vkvideo.ru",
+    "ok.ru/video",
+    "streamable.com",
+    "kick.com",
+    "facebook.com/watch",
+    "fb.watch",
+    "instagram.com/reel",
+    "x.com/i/broadcasts",
+)
 _TELEGRAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -35,7 +51,9 @@ def _telegram_from_path(path: str) -> str | None:
         return None
     name = parts[0].lstrip("@")
     if name.startswith("+") or name == "joinchat":
-        raise InputError("private invite links cannot be watched: join the channel and use its name")
+        raise InputError(
+            "private invite links cannot be watched: join the channel and use its name"
+        )
     return name
 
 
@@ -86,7 +104,9 @@ def normalise_url(value: str) -> str:
         raise InputError("URL contains spaces or control characters")
     if "://" not in text:
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", text) and not re.match(r"^[^:/]+:\d+", text):
-            raise InputError(f"unsupported URL scheme: {text.split(':', 1)[0]!r} (http or https only)")
+            raise InputError(
+                f"unsupported URL scheme: {text.split(':', 1)[0]!r} (http or https only)"
+            )
         text = "https://" + text
     try:
         parts = urlsplit(text)
@@ -105,8 +125,10 @@ def normalise_url(value: str) -> str:
         host = f"[{host}]"
     default = {"http": 80, "https": 443}[scheme]
     netloc = host if port in (None, default) else f"{host}:{port}"
-    path = parts.path or "/"
-    return urlunsplit(SplitResult(scheme, netloc, path, parts.query, ""))
+    # non-ASCII in path and query is percent-encoded as browsers send it; existing escapes stay
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    return urlunsplit(SplitResult(scheme, netloc, path, query, ""))
 
 
 def infer_kind(value: str) -> str:
@@ -117,7 +139,10 @@ def infer_kind(value: str) -> str:
     host = (parts.hostname or "").removeprefix("www.").removeprefix("m.")
     hostpath = host + parts.path
     for known in VIDEO_HOSTS:
-        if hostpath == known or hostpath.startswith(known + "/") or host.endswith("." + known):
+        if "/" in known:  # a path on a general site, e.g. vk.com/video-1_2
+            if hostpath.startswith(known):
+                return "video"
+        elif host == known or host.endswith("." + known):
             return "video"
     return "web"
 

@@ -37,9 +37,11 @@ def blob_key(sha256: str) -> str:
 
 def is_blob_key(key: str) -> bool:
     match = _BLOB_KEY.match(key)
-    if not match:
-        return False
-    return match.group(3)[:2] == match.group(1) and match.group(3)[2:4] == match.group(2)
+    return (
+        bool(match)
+        and match.group(3)[:2] == match.group(1)
+        and match.group(3)[2:4] == match.group(2)
+    )
 
 
 def check_key(key: str) -> str:

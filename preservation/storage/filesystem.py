@@ -135,9 +135,11 @@ class FileStore(Store):
             try:
                 os.link(tmp, final)
             except FileExistsError:
-                if _same_bytes(final, data):
-                    return
-                raise ObjectExistsError(f"{key} already exists with different content") from None
+                if not _same_bytes(final, data):
+                    raise ObjectExistsError(
+                        f"{key} already exists with different content"
+                    ) from None
+                return
             os.chmod(final, READ_ONLY)
             _fsync_dir(final.parent)
         except ObjectExistsError:
@@ -152,7 +154,7 @@ class FileStore(Store):
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         try:
-            stream = open(self.path(key), "rb")  # closed below
+            stream = open(self.path(key), "rb")
         except FileNotFoundError as exc:
             raise StorageError(f"missing object: {key}") from exc
         except OSError as exc:

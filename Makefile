@@ -1,0 +1,37 @@
+# witnessbox: two commands do everything on a fresh machine.
+#   make demo   the main job on the embedded default (local store, SQLite), with bundled samples
+#   make test   lint and the whole test suite
+# Both install what they need (Debian packages, the .venv) and are fast when it is there.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo lint bench system venv clean-venv
+
+system:
+	@scripts/ensure-system.sh
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: system venv lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: system venv
+	$(BIN)/python -m demo
+
+bench: system venv
+	$(BIN)/python bench/ingest.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,455 @@
+"""collect → hash → preserve: the one path every capture takes, from the CLI or a DAG.
+
+Commit protocol (a crash at any point leaves no capture or a whole one):
+
+1. the collector writes files into ``staging/<capture_id>/``;
+2. ``pending.json`` is written atomically: from now on the capture can be completed by
+   any later run (``resume_pending``) even if this process dies;
+3. every artifact is uploaded as a content-addressed blob and its stored digest confirmed;
+4. the manifest is written (put-if-absent): the capture now exists;
+5. the catalogue indexes it, in one transaction with the source's cursor and items;
+6. the staging directory is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from collectors.base import (
+    CollectContext,
+    CollectedCapture,
+    Collector,
+    SourceRef,
+    StagedArtifact,
+)
+from hashing.enrich import Enricher
+from preservation import __version__
+from preservation import manifest as manifests
+from preservation.catalogue import Capture, Catalogue, Cursor, Source, SourceItem
+from preservation.errors import InputError, StorageError, WitnessboxError
+from preservation.ids import isoformat, uuid7
+from preservation.indexer import index_manifest, parse_time
+from preservation.netpolicy import NetworkPolicy
+from preservation.settings import Settings
+from preservation.storage import Store, blob_key, open_store
+
+log = logging.getLogger("witnessbox.pipeline")
+PENDING = "pending.json"
+ARTIFACTS_DIR = "files"
+#: Hooks run after a capture is committed (custody ledger, near-duplicate linking).
+AFTER_COMMIT: list[Callable[[Runtime, dict[str, Any], str], None]] = []
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """Everything a capture needs, built once per CLI command or DAG task."""
+
+    settings: Settings
+    store: Store
+    catalogue: Catalogue
+    policy: NetworkPolicy
+    clock: Callable[[], datetime] = _utcnow
+    new_id: Callable[[], str] = uuid7
+    run_context: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda message: None
+    enricher_factory: Callable[[], Enricher] = Enricher
+    collectors: dict[str, Collector] = field(default_factory=dict)
+
+    def collector(self, kind: str) -> Collector:
+        if kind not in self.collectors:
+            from collectors.registry import get_collector
+
+            self.collectors[kind] = get_collector(kind)
+        return self.collectors[kind]
+
+    def close(self) -> None:
+        for collector in self.collectors.values():
+            close = getattr(collector, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
+        self.store.close()
+        self.catalogue.close()
+
+
+def open_runtime(settings: Settings, **kwargs: Any) -> Runtime:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.staging.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.store, **settings.s3_options())
+    catalogue = Catalogue.open(settings.catalogue)
+    policy = NetworkPolicy(allow_private=settings.allow_private_networks)
+    return Runtime(settings=settings, store=store, catalogue=catalogue, policy=policy, **kwargs)
+
+
+# -- outcome --------------------------------------------------------------------------------
+@dataclass
+class CaptureOutcome:
+    capture_id: str
+    source_id: str
+    status: str
+    reasons: list[str]
+    manifest_key: str
+    artifacts: int
+    resumed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- catalogue views given to collectors ------------------------------------------------------
+class CatalogueSeenItems:
+    """What the catalogue knows of a source's items, read once per capture."""
+
+    def __init__(self, catalogue: Catalogue, source_id: str) -> None:
+        with catalogue.session() as session:
+            rows = session.scalars(
+                select(SourceItem).where(SourceItem.source_id == source_id)
+            ).all()
+        self._rows = {r.item_id: r for r in rows}
+
+    def captured_ids(self) -> set[str]:
+        return {i for i, r in self._rows.items() if r.status in ("captured", "edited", "deleted")}
+
+    def failed_ids(self) -> set[str]:
+        return {i for i, r in self._rows.items() if r.status == "failed"}
+
+    def get(self, item_id: str) -> dict[str, Any] | None:
+        row = self._rows.get(item_id)
+        if row is None:
+            return None
+        return {
+            "status": row.status,
+            "capture_id": row.capture_id,
+            "attempts": row.attempts,
+            "data": dict(row.data or {}),
+        }
+
+
+def source_ref(source: Source) -> SourceRef:
+    return SourceRef(
+        source.id,
+        source.kind,
+        source.url,
+        dict(source.options or {}),
+        source.case_id,
+        tuple(source.tags or ()),
+    )
+
+
+def source_snapshot(source: Source) -> dict[str, Any]:
+    return {
+        "id": source.id,
+        "kind": source.kind,
+        "url": source.url,
+        "case": source.case_id,
+        "tags": list(source.tags or []),
+        "added_by": source.added_by,
+        "added_at": isoformat(source.added_at) if source.added_at else None,
+        "note": source.note,
+    }
+
+
+# -- locks ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """An advisory lock that dies with its process (so SIGKILL never leaves it held)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+# -- collect ----------------------------------------------------------------------------------
+def _host_facts() -> dict[str, Any]:
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+    }
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def collect_into_staging(rt: Runtime, source: Source) -> Path:
+    """Run the collector for ``source`` and leave a committable staging directory."""
+    capture_id = rt.new_id()
+    staging = rt.settings.staging / capture_id
+    files = staging / ARTIFACTS_DIR
+    files.mkdir(parents=True)
+    with rt.catalogue.session() as session:
+        cursor_row = session.get(Cursor, (source.id, "main"))
+        cursor = dict(cursor_row.value) if cursor_row else {}
+    ctx = CollectContext(
+        settings=rt.settings,
+        policy=rt.policy,
+        staging=files,
+        capture_id=capture_id,
+        cursor=cursor,
+        seen=CatalogueSeenItems(rt.catalogue, source.id),
+        clock=rt.clock,
+        progress=rt.progress,
+    )
+    collector = rt.collector(source.kind)
+    started = rt.clock()
+    try:
+        collected = collector.collect(source_ref(source), ctx)
+    except WitnessboxError as exc:
+        collected = CollectedCapture("failed", [str(exc)])
+    except Exception as exc:  # a collector bug must still leave a record of the attempt
+        log.exception("collector %s crashed on %s", collector.name, source.id)
+        collected = CollectedCapture("failed", [f"collector error: {type(exc).__name__}: {exc}"])
+    finished = rt.clock()
+    pending = {
+        "capture_id": capture_id,
+        "source": source_snapshot(source),
+        "started_at": isoformat(started),
+        "finished_at": isoformat(finished),
+        "collector": [collector.name, collector.version],
+        "run": rt.run_context,
+        "collected": {
+            "status": collected.status,
+            "reasons": collected.reasons,
+            "artifacts": [asdict(a) for a in collected.artifacts],
+            "platform": collected.platform,
+            "tools": collected.tools,
+            "network": collected.network,
+            "items": [asdict(i) for i in collected.items],
+            "cursor": collected.cursor,
+            "retry_after": isoformat(collected.retry_after) if collected.retry_after else None,
+        },
+    }
+    _write_atomic(staging / PENDING, json.dumps(pending, default=str).encode())
+    return staging
+
+
+# -- commit ---------------------------------------------------------------------------------
+def _store_artifacts(
+    rt: Runtime, files: Path, staged: list[StagedArtifact]
+) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
+    entries: list[dict[str, Any]] = []
+    reasons: list[str] = []
+    by_name: dict[str, str] = {}
+    with rt.enricher_factory() as enricher:
+        tools = enricher.tools()
+        for artifact in staged:
+            path = files / artifact.name
+            if not path.is_file():
+                reasons.append(f"artifact missing from staging: {artifact.name}")
+                continue
+            rt.progress(f"storing {artifact.name}")
+            digests = rt.store.put_file(path)
+            by_name[artifact.name] = digests.sha256
+            description = enricher.describe(path, artifact.media_type, artifact.role)
+            entry: dict[str, Any] = {
+                "name": artifact.name,
+                "key": blob_key(digests.sha256),
+                "role": artifact.role,
+                "media_type": artifact.media_type,
+                **digests.as_dict(),
+                "derived_from": None,
+                "perceptual": description.perceptual,
+                "metadata": description.metadata,
+                "notes": description.notes,
+                "platform": artifact.platform,
+            }
+            entries.append(entry)
+            if description.full_tags is not None:
+                tags_name = f"{artifact.name}.exif.json"
+                tags_path = files / tags_name
+                tags_path.write_bytes(manifests.canonical_json(description.full_tags))
+                tag_digests = rt.store.put_file(tags_path)
+                entries.append(
+                    {
+                        "name": tags_name,
+                        "key": blob_key(tag_digests.sha256),
+                        "role": "exif",
+                        "media_type": "application/json",
+                        **tag_digests.as_dict(),
+                        "derived_from": digests.sha256,
+                        "perceptual": [],
+                        "metadata": {},
+                        "notes": [],
+                        "platform": {},
+                    }
+                )
+    names = {a.name: a for a in staged}
+    for entry in entries:
+        artifact = names.get(entry["name"])
+        if artifact is not None and artifact.derived_from:
+            entry["derived_from"] = by_name.get(artifact.derived_from)
+    return entries, reasons, tools
+
+
+def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
+    """Store, describe and index a staged capture. Safe to repeat after a crash."""
+    pending = json.loads((staging / PENDING).read_text())
+    collected = pending["collected"]
+    capture_id = pending["capture_id"]
+    source = pending["source"]
+    key = manifests.manifest_key(source["id"], capture_id)
+    staged = [StagedArtifact(**a) for a in collected["artifacts"]]
+    status, reasons = collected["status"], list(collected["reasons"])
+
+    if rt.store.exists(key):  # a crash after the manifest was written: just index it
+        data = rt.store.read_bytes(key)
+        manifest = manifests.parse(data)
+    else:
+        entries, missing, enrich_tools = _store_artifacts(rt, staging / ARTIFACTS_DIR, staged)
+        if missing:
+            reasons.extend(missing)
+            status = "partial" if status == "complete" else status
+        with rt.catalogue.session() as session:
+            previous = session.scalar(
+                select(Capture.id)
+                .where(Capture.source_id == source["id"], Capture.id != capture_id)
+                .order_by(Capture.id.desc())
+                .limit(1)
+            )
+        tools = {"witnessbox": __version__, "python": sys.version.split()[0]}
+        tools.update(enrich_tools)
+        tools.update(collected["tools"])
+        manifest = manifests.build_manifest(
+            capture_id=capture_id,
+            source=source,
+            status=status,
+            reasons=reasons,
+            started_at=parse_time(pending["started_at"]),
+            finished_at=parse_time(pending["finished_at"]),
+            collector=tuple(pending["collector"]),
+            run=pending["run"],
+            tools=tools,
+            host=_host_facts(),
+            network=collected["network"],
+            platform=collected["platform"],
+            artifacts=entries,
+            store=rt.store.describe(),
+            previous_capture_id=previous,
+            items=collected["items"],
+            cursor=collected["cursor"],
+            retry_after=parse_time(collected["retry_after"]),
+        )
+        data = manifests.canonical_json(manifest)
+        rt.store.put_bytes(key, data)
+    digest = hashlib.sha256(data).hexdigest()
+    with rt.catalogue.session.begin() as session:
+        index_manifest(session, manifest, key, digest, rt.clock())
+    for hook in AFTER_COMMIT:
+        hook(rt, manifest, key)
+    shutil.rmtree(staging, ignore_errors=True)
+    capture = manifest["capture"]
+    return CaptureOutcome(
+        capture_id,
+        source["id"],
+        capture["status"],
+        capture["reasons"],
+        key,
+        len(manifest["artifacts"]),
+    )
+
+
+def resume_pending(rt: Runtime) -> list[CaptureOutcome]:
+    """Complete captures whose process died after collecting (their data may be gone online)."""
+    outcomes: list[CaptureOutcome] = []
+    if not rt.settings.staging.is_dir():
+        return outcomes
+    for staging in sorted(rt.settings.staging.iterdir()):
+        if not (staging / PENDING).is_file():
+            continue
+        with file_lock(staging.with_suffix(".lock"), blocking=False) as locked:
+            if not locked or not (staging / PENDING).is_file():
+                continue  # another process is committing it
+            rt.progress(f"completing interrupted capture {staging.name}")
+            outcome = commit_pending(rt, staging)
+            outcome.resumed = True
+            outcomes.append(outcome)
+        with contextlib.suppress(FileNotFoundError):
+            staging.with_suffix(".lock").unlink()
+    return outcomes
+
+
+def capture_source(rt: Runtime, source: Source) -> CaptureOutcome:
+    """One capture of one source, start to finish."""
+    locks = rt.settings.home / "locks"
+    with file_lock(locks / f"{source.id}.lock", blocking=False) as locked:
+        if not locked:
+            raise InputError(f"source {source.id} is being captured by another run")
+        staging = collect_into_staging(rt, source)
+        with file_lock(staging.with_suffix(".lock")):
+            outcome = commit_pending(rt, staging)
+        with contextlib.suppress(FileNotFoundError):
+            staging.with_suffix(".lock").unlink()
+        return outcome
+
+
+def due_sources(
+    rt: Runtime, kind: str | None = None, source_id: str | None = None, now: datetime | None = None
+) -> list[Source]:
+    now = now or rt.clock()
+    with rt.catalogue.session() as session:
+        query = select(Source).where(Source.removed_at.is_(None))
+        if source_id:
+            query = query.where(Source.id == source_id)
+        else:
+            query = query.where(
+                Source.active.is_(True),
+                or_(Source.next_due_at.is_(None), Source.next_due_at <= now),
+            )
+        if kind:
+            query = query.where(Source.kind == kind)
+        return list(session.scalars(query.order_by(Source.next_due_at, Source.added_at)))
+
+
+def run_due(
+    rt: Runtime, kind: str | None = None, source_id: str | None = None
+) -> tuple[list[CaptureOutcome], list[tuple[str, str]]]:
+    """Collect every due source once: what the DAGs do, one source per task."""
+    outcomes = resume_pending(rt)
+    errors: list[tuple[str, str]] = []
+    sources = due_sources(rt, kind, source_id)
+    if source_id and not sources:
+        raise InputError(f"unknown source: {source_id}")
+    for source in sources:
+        rt.progress(f"capturing {source.id} {source.url}")
+        try:
+            outcomes.append(capture_source(rt, source))
+        except StorageError as exc:
+            raise StorageError(
+                f"{exc} (while capturing {source.id}; staging kept for a rerun)"
+            ) from exc
+        except WitnessboxError as exc:
+            errors.append((source.id, str(exc)))
+    return outcomes, errors

@@ -1,0 +1,36 @@
+"""``witnessbox init``: make the home, the catalogue and the store ready, idempotently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preservation.catalogue import Catalogue
+from preservation.settings import Settings
+from preservation.storage import open_store
+
+#: Extra initialisation steps (signing keys, ...) registered by other modules.
+INIT_STEPS: list[Any] = []
+
+
+def initialise(settings: Settings) -> dict[str, Any]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.staging.mkdir(parents=True, exist_ok=True)
+    catalogue = Catalogue.open(settings.catalogue)
+    catalogue.close()
+    store = open_store(settings.store, **settings.s3_options())
+    ensure = getattr(store, "ensure_bucket", None)
+    if callable(ensure):
+        ensure()
+    facts: dict[str, Any] = {
+        "home": str(settings.home),
+        "catalogue": settings.catalogue.split("@")[-1],
+        "store": store.describe(),
+        "retention": "S3 Object Lock"
+        if store.supports_retention
+        else "none (filesystem: read-only files)",
+        "private_networks": "allowed" if settings.allow_private_networks else "refused",
+    }
+    for step in INIT_STEPS:
+        facts.update(step(settings, store) or {})
+    store.close()
+    return facts

@@ -1,0 +1,70 @@
+"""A collector that stages given files: for pipeline tests that need no network."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from collectors.base import (
+    CollectContext,
+    CollectedCapture,
+    Collector,
+    ItemResult,
+    SourceRef,
+    StagedArtifact,
+)
+from preservation.errors import CollectionError
+
+
+@dataclass
+class StaticCollector(Collector):
+    """Writes ``files`` (name -> bytes, or name -> size for generated content) into staging."""
+
+    files: dict[str, bytes | int] = field(default_factory=dict)
+    status: str = "complete"
+    fail_with: Exception | None = None
+    items: list[ItemResult] = field(default_factory=list)
+    cursor: dict[str, Any] | None = None
+    delay: float = 0.0
+    name: str = "static"
+    seen_calls: list[CollectContext] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return "1.0-test"
+
+    def collect(self, source: SourceRef, ctx: CollectContext) -> CollectedCapture:
+        self.seen_calls.append(ctx)
+        if self.fail_with is not None:
+            raise self.fail_with
+        artifacts = []
+        for name, content in self.files.items():
+            path = ctx.staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, int):
+                with open(path, "wb") as out:
+                    block = (name.encode() * 4096)[:1 << 16]
+                    left = content
+                    while left > 0:
+                        out.write(block[: min(left, len(block))])
+                        left -= len(block)
+            else:
+                path.write_bytes(content)
+            role = "media" if name.endswith((".jpg", ".png", ".mp4")) else "other"
+            artifacts.append(StagedArtifact(name, role, "application/octet-stream"))
+        if self.delay:
+            time.sleep(self.delay)
+        return CollectedCapture(
+            self.status,
+            reasons=[] if self.status == "complete" else ["test says so"],
+            artifacts=artifacts,
+            platform={"test": True},
+            tools={"static": "1.0"},
+            items=list(self.items),
+            cursor=self.cursor,
+        )
+
+
+def failing_collector(message: str = "the server said 404") -> StaticCollector:
+    return StaticCollector(fail_with=CollectionError(message))
