@@ -20,7 +20,13 @@ from typing import BinaryIO
 
 from hashing.crypto import Digests, copy_and_digest, digest_file
 from preservation.errors import ObjectExistsError, StorageError
-from preservation.storage.base import ObjectInfo, Store, blob_key, check_key
+from preservation.storage.base import (
+    ObjectInfo,
+    Store,
+    blob_key,
+    check_key,
+    check_prefix,
+)
 
 READ_ONLY = 0o444
 
@@ -172,8 +178,7 @@ class FileStore(Store):
         return ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        if prefix:
-            check_key(prefix.rstrip("/"))  # a prefix must not climb out of the store
+        check_prefix(prefix)
         parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         base = self.root / parent if parent else self.root
         if not base.is_dir():

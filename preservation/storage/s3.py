@@ -45,13 +45,20 @@ from minio.retention import Retention
 
 from hashing.crypto import Digests, copy_and_digest, digest_file
 from preservation.errors import ConfigError, ObjectExistsError, StorageError
-from preservation.storage.base import ObjectInfo, Store, blob_key, check_key
+from preservation.storage.base import (
+    ObjectInfo,
+    Store,
+    blob_key,
+    check_key,
+    check_prefix,
+)
 
 MiB = 1 << 20
 #: Uploads up to this size go in one request (with the server-checked sha256); larger ones
-#: in parts of this size. Each part in flight is held in memory by the SDK.
+#: in parts of this size. The SDK holds about PARALLEL_PARTS + 3 parts in memory at once
+#: (measured: +40 MiB RSS at 8 MiB x 2), so both stay small.
 PART_SIZE = 8 * MiB
-PARALLEL_PARTS = 3
+PARALLEL_PARTS = 2
 MAX_PARTS = 9000  # S3 allows 10,000: keep headroom
 #: An existing object's retention is extended only when it falls short by more than this.
 RETENTION_SLACK = timedelta(hours=1)
@@ -322,19 +329,20 @@ class S3Store(Store):
             raise StorageError(f"{key} was stored with a shorter retention than asked")
 
     # -- bucket -------------------------------------------------------------------------
-    def ensure_bucket(self, object_lock: bool = False) -> bool:
-        """Create the bucket (with Object Lock when asked); True when it was created.
+    def ensure_bucket(self, object_lock: bool | None = None) -> bool:
+        """Create the bucket if it is missing; True when it was created.
 
-        An existing bucket is kept as it is; asking for Object Lock on a bucket without it
-        is an error, since S3 enables Object Lock at creation.
+        ``object_lock=None`` (what ``witnessbox init`` uses) creates the bucket with Object
+        Lock whenever retention is configured (``retention_days`` > 0) and accepts an
+        existing bucket as it is. ``True`` insists on Object Lock: an existing bucket
+        without it is an error, since S3 enables Object Lock when a bucket is created.
         """
+        lock = self.retention_days > 0 if object_lock is None else object_lock
         with self._errors("creating the bucket"):
             if self.client.bucket_exists(self.bucket):
                 created = False
             else:
-                self.client.make_bucket(
-                    self.bucket, location=self.region, object_lock=object_lock
-                )
+                self.client.make_bucket(self.bucket, location=self.region, object_lock=lock)
                 created = True
         self._locked = None
         if object_lock and not self.supports_retention:
@@ -385,8 +393,7 @@ class S3Store(Store):
             response.release_conn()
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        if prefix:
-            check_key(prefix.rstrip("/"))
+        check_prefix(prefix)
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
         with self._errors(f"listing {prefix or 'the store'}"):
