@@ -51,6 +51,13 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_prefix(prefix: str) -> str:
+    """Refuse listing prefixes that could climb out of the store ("" lists everything)."""
+    if prefix:
+        check_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str

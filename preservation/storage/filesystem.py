@@ -20,7 +20,13 @@ from typing import BinaryIO
 
 from hashing.crypto import Digests, copy_and_digest, digest_file
 from preservation.errors import ObjectExistsError, StorageError
-from preservation.storage.base import ObjectInfo, Store, blob_key, check_key
+from preservation.storage.base import (
+    ObjectInfo,
+    Store,
+    blob_key,
+    check_key,
+    check_prefix,
+)
 
 READ_ONLY = 0o444
 
@@ -172,13 +178,26 @@ class FileStore(Store):
         return ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        check_prefix(prefix)
+        parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self.root / parent if parent else self.root
         if not base.is_dir():
             return
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d != ".tmp")
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in sorted(filenames):
-                key = name if rel == "." else f"{rel}/{name}"
-                if key.startswith(prefix):
-                    yield key
+        for key in self._walk(base, parent):
+            if key.startswith(prefix):
+                yield key
+
+    def _walk(self, directory: Path, rel: str) -> Iterator[str]:
+        """Keys in lexical order: a directory sorts as ``name/``, as its keys do."""
+        try:
+            entries = [(e.name + "/" if e.is_dir() else e.name, e) for e in os.scandir(directory)]
+        except OSError as exc:
+            raise StorageError(f"cannot list {directory}: {exc.strerror}") from exc
+        for sort_name, entry in sorted(entries):
+            if rel == "" and entry.name == ".tmp":
+                continue
+            key = f"{rel}/{entry.name}" if rel else entry.name
+            if sort_name.endswith("/"):
+                yield from self._walk(Path(entry.path), key)
+            else:
+                yield key
