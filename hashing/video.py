@@ -13,7 +13,9 @@ between re-encodes of the same video (ties, with an even count, give 1).
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,7 @@ class _Sampler:
     def want(self, t: float) -> bool:
         index = self.seen
         self.seen += 1
-        if self.step is None:
+        if self.step is None or not math.isfinite(t):
             if index % self.stride:
                 return False
             self.taken += 1
@@ -84,10 +86,12 @@ def iter_keyframes(
     deadline: float = DEADLINE_SECONDS,
     notes: list[str] | None = None,
     stats: dict[str, Any] | None = None,
-) -> Iterator[tuple[float, Image.Image]]:
-    """Yield (seconds, RGB image) for the sampled keyframes, in decoding order.
+) -> Iterator[tuple[float, str, Image.Image]]:
+    """Yield (seconds, label, RGB image) for the sampled keyframes, in decoding order.
 
-    With an unknown duration more than ``max_frames`` may come: see ``_Sampler``.
+    The label is the time (``"12.480s"``), or for untimed streams (raw H.264) the
+    keyframe's ordinal (``"key#7"``). With an unknown duration more than ``max_frames`` may
+    come: see ``_Sampler``.
     """
     notes = notes if notes is not None else []
     stats = stats if stats is not None else {}
@@ -123,12 +127,17 @@ def iter_keyframes(
         errors = 0
         size = _frame_size(ctx.width, ctx.height)
 
-        def convert(frame: av.VideoFrame) -> tuple[float, Image.Image]:
-            t = float(frame.time) if frame.time is not None else 0.0
+        ordinals: deque[int] = deque()  # keyframes are not reordered: frames leave in order
+
+        def convert(frame: av.VideoFrame) -> tuple[float, str, Image.Image]:
+            # frames flushed out of the decoder carry pts but no time base: use the stream's
+            t = float(frame.pts * tb) if frame.pts is not None else math.nan
+            ordinal = ordinals.popleft() if ordinals else -1
+            label = f"{t:.3f}s" if math.isfinite(t) else f"key#{ordinal}"
             rgb = frame.reformat(
                 width=size[0], height=size[1], format="rgb24", interpolation="AREA"
             ).to_ndarray()
-            return t, Image.fromarray(rgb, "RGB")
+            return t, label, Image.fromarray(rgb, "RGB")
 
         for packet in container.demux(stream):
             if time.monotonic() > stop_at:
@@ -137,8 +146,9 @@ def iter_keyframes(
             if packet.size == 0 or not packet.is_keyframe:
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
-            if ts is None or not sampler.want(float(ts * tb)):
+            if not sampler.want(float(ts * tb) if ts is not None else math.nan):
                 continue
+            ordinals.append(sampler.seen - 1)
             try:
                 frames = ctx.decode(packet)
             except av.error.FFmpegError:
@@ -157,11 +167,16 @@ def iter_keyframes(
 
 
 def pick_by_time(items: list[tuple[float, Any]], limit: int) -> list[tuple[float, Any]]:
-    """At most ``limit`` items, the ones nearest to evenly spaced times, in time order."""
-    items = sorted(items, key=lambda item: item[0])
+    """At most ``limit`` items, the ones nearest to evenly spaced times, in time order.
+
+    Untimed items (NaN) keep their decoding order, which for keyframes is stream order.
+    """
+    timed = all(math.isfinite(t) for t, _ in items)
+    if timed:
+        items = sorted(items, key=lambda item: item[0])
     if len(items) <= limit:
         return items
-    times = np.array([t for t, _ in items])
+    times = np.array([t for t, _ in items]) if timed else np.arange(len(items), dtype=float)
     chosen: set[int] = set()
     for target in np.linspace(times[0], times[-1], limit):
         order = np.argsort(np.abs(times - target), kind="stable")
@@ -189,8 +204,8 @@ def hash_video(
     per_frame: list[tuple[float, list[dict[str, Any]]]] = []
     sampler_notes: list[str] = []
     try:
-        for t, rgb in iter_keyframes(path, max_frames, deadline, sampler_notes, stats):
-            per_frame.append((t, hash_pil(rgb, FRAME_ALGORITHMS, frame=f"{t:.3f}s")))
+        for t, label, rgb in iter_keyframes(path, max_frames, deadline, sampler_notes, stats):
+            per_frame.append((t, hash_pil(rgb, FRAME_ALGORITHMS, frame=label)))
     except NotHashable as exc:
         result.notes.append(f"not hashable: {exc}")
         return result

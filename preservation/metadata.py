@@ -106,7 +106,7 @@ class _BoundedExifTool(ExifTool):
                 total += len(chunk)
                 if total > self.max_output:
                     self.kill()
-                    raise ExifToolFailed(f"exiftool output over {self.max_output >> 20} MiB")
+                    raise ExifToolFailed(f"exiftool output over {self.max_output} bytes")
                 tail = b"".join(chunks[fd][-2:])[-(len(fds[fd]) + 8) :]
                 if tail.rstrip().endswith(fds[fd]):
                     done.add(fd)

@@ -74,8 +74,9 @@ def make_clip(
     gop: int = 25,
     codec: str = "libx264",
     extra: tuple[str, ...] = (),
+    source: str = "testsrc2",
 ) -> Path:
-    """An H.264 clip of ffmpeg's moving test pattern, with a keyframe every ``gop`` frames."""
+    """An H.264 clip of an ffmpeg test source, with a keyframe every ``gop`` frames."""
     cmd = [
         need_ffmpeg(),
         "-v",
@@ -84,7 +85,9 @@ def make_clip(
         "-f",
         "lavfi",
         "-i",
-        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+        f"{source}=size={size}:rate={rate}",
+        "-t",
+        str(seconds),
         "-c:v",
         codec,
         "-g",
@@ -93,6 +96,8 @@ def make_clip(
         str(gop),
         "-sc_threshold",
         "0",
+        "-preset",
+        "ultrafast",
         "-pix_fmt",
         "yuv420p",
         *extra,
