@@ -11,11 +11,12 @@ imagehash 4.x that equals ``str(hash)``; for PDQ it equals Meta's canonical hex.
 entries add ``quality`` (0-100) and ``low_quality`` (quality < 50: too featureless to
 match on, per Meta's guidance). Frames of animations and videos add ``frame``.
 
-Images are hashed from one *working image*: JPEGs are decoded with DCT scaling
-(``Image.draft``) and other formats box-reduced by an integer factor, as long as the
-shorter side stays at least ``WORKING_MIN`` pixels; PDQ is fed that image box-scaled to fit
-``PDQ_MAX_SIDE`` (its cost grows steeply with size; the hash barely moves). Within those
-bounds the values are what the libraries give on the full image, give or take a bit or two.
+Images are hashed as displayed (EXIF orientation applied), from one *working image*:
+JPEGs are decoded with DCT scaling (``Image.draft``) and other formats box-reduced by an
+integer factor, as long as the shorter side stays at least ``WORKING_MIN`` pixels; PDQ is
+fed that image box-scaled to fit ``PDQ_MAX_SIDE`` (its cost grows steeply with size; the
+hash barely moves). Within those bounds the values are what the libraries give on the
+full image, give or take a bit or two.
 
 Nothing here raises on bad input: corrupt, truncated, oversized or non-visual files give a
 note ``"not hashable: <reason>"`` and no hashes.
@@ -36,7 +37,7 @@ from typing import Any
 import imagehash
 import numpy as np
 import pdqhash
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGEHASH_LIBRARY = f"imagehash {imagehash.__version__}"
 PDQ_LIBRARY = f"pdqhash {pdqhash.__version__}"
@@ -53,6 +54,7 @@ MAX_ANIMATION_PIXELS = 1_000_000_000
 #: (1024x768 -> 128x96). pHash looks at 32x32 pixels; on 1,000 generated 1024x768 JPEGs
 #: every hash was within 2 bits of a full decode's (93 % identical) at 3-5x the speed.
 FAST_DRAFT_MIN = 64
+ORIENTATION = 0x0112  # EXIF tag
 
 
 @dataclass
@@ -123,12 +125,23 @@ def open_image(path: str | Path, draft_min: int = WORKING_MIN, mode: str = "RGB"
     return img
 
 
+def upright(img: Image.Image) -> Image.Image:
+    """The image as viewers show it: EXIF orientation applied (a phone photo stored
+    sideways and its re-posted, physically rotated copy must hash alike)."""
+    orientation = img.getexif().get(ORIENTATION, 1)
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        return ImageOps.exif_transpose(img)
+    return img
+
+
 def _working(img: Image.Image) -> Image.Image:
-    """Load ``img`` (current frame) as RGB, box-reduced while its shorter side stays >= min."""
+    """Load ``img`` (current frame) upright as RGB, box-reduced while its shorter side stays
+    at least ``WORKING_MIN``."""
     factor = min(img.size) // WORKING_MIN
     img.load()
     if factor >= 2 and img.format != "JPEG":
         img = img.reduce(factor)
+    img = upright(img)
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
@@ -229,7 +242,7 @@ def phash_fast(path: str | Path) -> str | None:
     """
     try:
         with open_image(path, draft_min=FAST_DRAFT_MIN, mode="L") as img:
-            return bits_to_hex(imagehash.phash(img).hash)
+            return bits_to_hex(imagehash.phash(upright(img)).hash)
     except Exception:
         return None
 

@@ -213,3 +213,18 @@ def test_fast_path_within_two_bits(tmp_path: Path) -> None:
     assert fast[-1] == str(imagehash.phash(Image.open(png)))  # no draft for PNG: identical
     pooled = phash_many([*paths, tmp_path / "missing.jpg"], workers=2, chunksize=2)
     assert pooled == [*fast, None]
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    upright_img = scene(12, (400, 300))
+    stored = upright_img.transpose(Image.Transpose.ROTATE_90)  # how a phone stores it ...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ... with "rotate 90 CW to display"
+    sideways = tmp_path / "sideways.jpg"
+    stored.save(sideways, "JPEG", quality=92, exif=exif)
+    repost = save_jpeg(upright_img, tmp_path / "repost.jpg", quality=80)
+    a, b = _by_algorithm(sideways), _by_algorithm(repost)
+    assert hamming(a["phash"], b["phash"]) <= 4 and hamming(a["pdq"], b["pdq"]) <= 16
+    assert hamming(phash_fast(sideways), phash_fast(repost)) <= 4
+    raw = str(imagehash.phash(Image.open(sideways)))  # ignoring orientation: far apart
+    assert hamming(raw, b["phash"]) > 16
