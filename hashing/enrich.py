@@ -3,14 +3,31 @@
 The pipeline opens one ``Enricher`` per capture (so exiftool runs as one persistent
 process for all its media) and asks it to ``describe`` every artifact. Whatever cannot be
 hashed or read is recorded with the reason, never raised.
+
+What is visual is decided by the declared media type, and by the file's first bytes when
+the type says nothing (``application/octet-stream``): images get every image hash
+(animations also per-frame hashes), videos keyframe hashes, and images, videos, audio and
+PDFs their exiftool metadata. Archives, pages and JSON get neither. The imaging libraries
+(numpy, scipy, PyAV) load on first use, not when the pipeline imports this module.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from preservation.metadata import MetadataReader
+
+log = logging.getLogger(__name__)
+
+UNTYPED = {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
+#: Image types Pillow cannot rasterise: recorded as not hashable rather than attempted.
+NOT_RASTER = {"image/svg+xml"}
+#: ISO-BMFF brands of still images (HEIF, AVIF): not videos.
+STILL_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 
 
 @dataclass
@@ -21,8 +38,45 @@ class Description:
     notes: list[str] = field(default_factory=list)  # e.g. "not hashable: corrupt JPEG"
 
 
+def sniff(path: Path) -> str | None:
+    """"image", "video" or None from a file's first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+    except OSError:
+        return None
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")):
+        return "image"
+    if head.startswith((b"II*\x00", b"MM\x00*")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    if head[4:8] == b"ftyp":
+        return "image" if head[8:12] in STILL_BRANDS else "video"
+    if head.startswith(b"\x1a\x45\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+        return "video"
+    return None
+
+
+def visual_kind(path: Path, media_type: str) -> str | None:
+    mt = media_type.split(";")[0].strip().lower()
+    if mt.startswith("image/"):
+        return "image"
+    if mt.startswith("video/"):
+        return "video"
+    if mt in UNTYPED:
+        return sniff(path)
+    return None
+
+
+def wants_metadata(kind: str | None, media_type: str) -> bool:
+    mt = media_type.split(";")[0].strip().lower()
+    return kind is not None or mt.startswith("audio/") or mt == "application/pdf"
+
+
 class Enricher:
     """Describes artifacts. Use as a context manager around one capture's artifacts."""
+
+    def __init__(self, metadata: MetadataReader | None = None) -> None:
+        self._reader = metadata if metadata is not None else MetadataReader()
 
     def __enter__(self) -> Enricher:
         return self
@@ -37,10 +91,63 @@ class Enricher:
 
     def close(self) -> None:
         """Stop helper processes."""
+        self._reader.close()
 
     def tools(self) -> dict[str, str]:
         """Versions of the tools used, for the manifest."""
-        return {}
+        import av
+        import imagehash
+        import pdqhash
+
+        versions = {
+            "imagehash": imagehash.__version__,
+            "pdqhash": pdqhash.__version__,
+            "pyav": av.__version__,
+            "libavcodec": _libav_version(),
+        }
+        exiftool = self._reader.version
+        if exiftool:
+            versions["exiftool"] = exiftool
+        return versions
 
     def describe(self, path: Path, media_type: str, role: str) -> Description:
-        return Description()
+        description = Description()
+        try:
+            self._describe(Path(path), media_type, description)
+        except Exception as exc:  # a bug here must not cost the capture
+            log.exception("describing %s failed", path)
+            description.notes.append(f"not described: {type(exc).__name__}: {exc}")
+        return description
+
+    def _describe(self, path: Path, media_type: str, out: Description) -> None:
+        kind = visual_kind(path, media_type)
+        mt = media_type.split(";")[0].strip().lower()
+        if kind == "image" and mt in NOT_RASTER:
+            out.notes.append(f"not hashable: vector image ({mt})")
+        elif kind == "image":
+            from hashing.perceptual import hash_image_file
+
+            result = hash_image_file(path)
+            out.perceptual.extend(result.hashes)
+            out.notes.extend(result.notes)
+        elif kind == "video":
+            from hashing.video import hash_video
+
+            result = hash_video(path)
+            out.perceptual.extend(result.hashes)
+            out.notes.extend(result.notes)
+        if wants_metadata(kind, media_type):
+            meta = self._reader.read(path)
+            out.metadata.update(meta.fields)
+            out.full_tags = meta.tags
+            out.notes.extend(meta.notes)
+
+
+def _libav_version() -> str:
+    import av
+
+    try:
+        version = av.library_versions["libavcodec"]
+        return ".".join(str(v) for v in version)
+    except Exception:
+        return "unknown"

@@ -5,4 +5,7 @@ A module adds its parser(s) with ``set_defaults(handler=fn)``; a handler takes
 runtime, output helpers).
 """
 
-MODULES: tuple[str, ...] = ("collectors.telegramcapture.login",)
+MODULES: tuple[str, ...] = (
+    "collectors.telegramcapture.login",
+    "preservation.commands.similar",
+)
