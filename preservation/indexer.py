@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from hashing.search import SimilarityIndex, link_artifacts, link_near_duplicates
 from preservation import manifest as manifests
 from preservation.catalogue import (
     Artifact,
@@ -23,6 +25,7 @@ from preservation.catalogue import (
     Catalogue,
     Cursor,
     PerceptualHash,
+    SimilarLink,
     Source,
     SourceItem,
 )
@@ -120,9 +123,19 @@ def apply_source_state(session: Session, source: Source, manifest: dict[str, Any
 
 
 def index_manifest(
-    session: Session, manifest: dict[str, Any], key: str, manifest_sha256: str, now: datetime
+    session: Session,
+    manifest: dict[str, Any],
+    key: str,
+    manifest_sha256: str,
+    now: datetime,
+    *,
+    link: bool = True,
 ) -> Capture:
-    """Add one stored manifest to the catalogue (idempotent: an indexed capture is kept)."""
+    """Add one stored manifest to the catalogue (idempotent: an indexed capture is kept).
+
+    With ``link``, its visual artifacts are also linked to their near-duplicates already in
+    the archive (``reindex`` links once at the end instead of once per capture).
+    """
     capture_info = manifest["capture"]
     existing = session.get(Capture, capture_info["id"])
     if existing is not None:
@@ -192,7 +205,41 @@ def index_manifest(
                 )
     apply_items(session, source.id, capture.id, capture_info.get("items") or [], now)
     apply_source_state(session, source, manifest)
+    if link:
+        _link_safely(session, lambda: link_artifacts(session, manifest["artifacts"], now=now))
     return capture
+
+
+def _link_safely(session: Session, linker: Callable[[], int]) -> None:
+    """Near-duplicate links are derived data: a failure there must not undo an index entry."""
+    try:
+        with session.begin_nested():
+            linker()
+    except Exception as exc:
+        log.warning("near-duplicate linking failed: %s", exc)
+
+
+def relink_all(session: Session, now: datetime) -> int:
+    """Link every archived visual artifact to its near-duplicates (one index for all)."""
+    by_sha: dict[str, list[dict[str, Any]]] = {}
+    for row in session.scalars(select(PerceptualHash)):
+        by_sha.setdefault(row.sha256, []).append(
+            {
+                "algorithm": row.algorithm,
+                "bits": row.bits,
+                "value": row.value,
+                "frame": row.frame,
+                "quality": row.quality,
+                "low_quality": row.algorithm == "pdq"
+                and row.quality is not None
+                and row.quality < 50,
+            }
+        )
+    index = SimilarityIndex(session)
+    return sum(
+        link_near_duplicates(session, sha, hashes, index=index, now=now)
+        for sha, hashes in sorted(by_sha.items())
+    )
 
 
 @dataclass
@@ -201,6 +248,7 @@ class ReindexReport:
     indexed: int = 0
     already: int = 0
     problems: list[Problem] = field(default_factory=list)
+    links: int = 0
 
 
 def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = False) -> ReindexReport:
@@ -211,7 +259,7 @@ def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = Fals
     keys.sort(key=lambda k: k.rsplit("/", 2)[-2])
     with catalogue.session.begin() as session:
         if wipe:
-            for model in (PerceptualHash, Artifact, Capture, SourceItem, Cursor):
+            for model in (SimilarLink, PerceptualHash, Artifact, Capture, SourceItem, Cursor):
                 session.execute(delete(model))
     for key in keys:
         report.manifests += 1
@@ -230,6 +278,14 @@ def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = Fals
             if session.get(Capture, manifest["capture"]["id"]) is not None:
                 report.already += 1
                 continue
-            index_manifest(session, manifest, key, hashlib.sha256(data).hexdigest(), now)
+            index_manifest(
+                session, manifest, key, hashlib.sha256(data).hexdigest(), now, link=False
+            )
             report.indexed += 1
+    if report.indexed:
+        with catalogue.session.begin() as session:
+            before = session.scalar(select(func.count()).select_from(SimilarLink)) or 0
+            _link_safely(session, lambda: relink_all(session, now))
+            after = session.scalar(select(func.count()).select_from(SimilarLink)) or 0
+            report.links = after - before
     return report

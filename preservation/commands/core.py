@@ -438,13 +438,14 @@ def cmd_reindex(args: argparse.Namespace, app: Any) -> int:
         "manifests": report.manifests,
         "indexed": report.indexed,
         "already_indexed": report.already,
+        "near_duplicate_links": report.links,
         "problems": [str(p) for p in report.problems],
     }
 
     def human() -> None:
         print(
             f"{report.manifests} manifest(s): {report.indexed} indexed, "
-            f"{report.already} already indexed"
+            f"{report.already} already indexed, {report.links} near-duplicate link(s)"
         )
         for problem in report.problems:
             print(f"problem: {problem}", file=sys.stderr)

@@ -178,25 +178,22 @@ def test_unhashable_query_file(runtime, tmp_path: Path) -> None:
         find_similar(runtime.catalogue, bad, 8)
 
 
-def test_link_near_duplicates_links_never_merges(archive) -> None:
+def test_pipeline_links_near_duplicates_never_merges(archive) -> None:
     rt, (_, out1), (_, out2), (_, out3), _ = archive
     m1, m2, m3 = (_manifest(rt, o) for o in (out1, out2, out3))
     photo = next(a for a in m1["artifacts"] if a["name"] == "photo.jpg")
     copy = next(a for a in m2["artifacts"] if a["name"] == "copy.jpg")
     other = next(a for a in m3["artifacts"] if a["name"] == "other.jpg")
     with rt.catalogue.session() as session:
-        created = link_near_duplicates(session, copy["sha256"], copy["perceptual"])
-        session.commit()
-        assert created == 2  # phash and pdq, both to the photo
+        # the commit of the second capture linked its copy to the first capture's photo
         links = links_of(session, copy["sha256"])
         assert {(lk["sha256"], lk["algorithm"]) for lk in links} == {
             (photo["sha256"], "phash"),
             (photo["sha256"], "pdq"),
         }
         assert links_of(session, other["sha256"]) == []
-        # idempotent: a second pass (e.g. a reindex) adds nothing
+        # idempotent: a second pass adds nothing
         assert link_near_duplicates(session, copy["sha256"], copy["perceptual"]) == 0
-        # a whole capture at once, through one index
         assert link_artifacts(session, m1["artifacts"] + m3["artifacts"]) == 0
         session.commit()
         assert session.scalar(select(func.count()).select_from(SimilarLink)) == 2
@@ -207,6 +204,33 @@ def test_link_near_duplicates_links_never_merges(archive) -> None:
     assert find_similar(rt.catalogue, f"phash:{photo['perceptual'][0]['value']}", 0)[0].artifact == (
         "photo.jpg"
     )
+
+
+def test_reindex_restores_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from preservation.indexer import reindex
+
+    monkeypatch.setenv("WITNESSBOX_HOME", str(tmp_path / "home"))
+    rt = open_runtime(load_settings())
+    try:
+        rt.collectors["web"] = StaticCollector({"a.jpg": _jpeg_bytes(scene(5), tmp_path, "a.jpg")})
+        capture_source(rt, _add(rt, "https://example.org/a"))
+        rt.collectors["web"] = StaticCollector(
+            {"b.jpg": _jpeg_bytes(brightened(scene(5), 1.1), tmp_path, "b.jpg", quality=50)}
+        )
+        capture_source(rt, _add(rt, "https://example.org/b"))
+        with rt.catalogue.session() as session:
+            live = session.scalars(select(SimilarLink)).all()
+            before = {(lk.a_sha256, lk.b_sha256, lk.algorithm, lk.distance) for lk in live}
+        assert before
+        report = reindex(rt.store, rt.catalogue, rt.clock(), wipe=True)
+        assert report.indexed == 2 and report.links == len(before)
+        with rt.catalogue.session() as session:
+            rebuilt = session.scalars(select(SimilarLink)).all()
+            assert {(lk.a_sha256, lk.b_sha256, lk.algorithm, lk.distance) for lk in rebuilt} == (
+                before
+            )
+    finally:
+        rt.close()
 
 
 def test_featureless_images_are_not_linked(runtime, tmp_path: Path) -> None:

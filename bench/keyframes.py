@@ -4,7 +4,7 @@ The clip is ffmpeg's testsrc2 at 25 fps with a keyframe every 2 s (30 keyframes)
 generated once into ``--dir``. Printed: keyframe hashing time (median of ``--runs``), the
 time to decode every frame for comparison, and the ratio to the 1 s target last.
 
-Run: ``python bench/video.py [--dir DIR] [--runs N] [--gop FRAMES]``.
+Run: ``python bench/keyframes.py [--dir DIR] [--runs N] [--gop FRAMES]``.
 """
 
 from __future__ import annotations
