@@ -232,4 +232,9 @@ def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = Fals
                 continue
             index_manifest(session, manifest, key, hashlib.sha256(data).hexdigest(), now)
             report.indexed += 1
+    # custody: the ledger and the seal batches are restored from the store too
+    from preservation import ledger, timestamps
+
+    for restore in (ledger.restore, timestamps.restore):
+        report.problems.extend(restore(store, catalogue)[1])
     return report

@@ -5,4 +5,4 @@ A module adds its parser(s) with ``set_defaults(handler=fn)``; a handler takes
 runtime, output helpers).
 """
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("preservation.commands.custody",)
