@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -35,7 +36,7 @@ def test_captures_are_recorded_as_a_hash_chain_mirrored_in_the_store(runtime, ca
     assert stored[0]["subject"] == first.capture_id and stored[0]["prev_hash"] == GENESIS
     assert stored[1]["subject"] == first.manifest_key
     assert stored[1]["data"]["manifest_sha256"]
-    for prev, entry in zip(stored, stored[1:]):
+    for prev, entry in itertools.pairwise(stored):
         assert entry["prev_hash"] == prev["entry_hash"]
         assert ledgers.entry_hash(entry) == entry["entry_hash"]
     assert stored == ledger_for(rt).entries()  # the catalogue holds the same entries

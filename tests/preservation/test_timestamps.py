@@ -14,8 +14,11 @@ from preservation import merkle, timestamps
 from preservation.indexer import reindex
 from preservation.ledger import ledger_for
 from preservation.timestamps import SealedCapture, unsealed_captures
+from tests.support import custody_tsa
 from tests.support.custody_helpers import capture, cli, flip_byte, store_path, writable
-from tests.support.custody_tsa import dead_url, local_tsa, rogue_tsa, tsa  # noqa: F401
+from tests.support.custody_tsa import dead_url
+
+local_tsa, tsa, rogue_tsa = custody_tsa.local_tsa, custody_tsa.tsa, custody_tsa.rogue_tsa
 
 
 # -- the tree -------------------------------------------------------------------------------
