@@ -234,8 +234,8 @@ def check_manifest_signature(
         keys[fp] = public
     try:
         signature = store.read_bytes(sig_key)
-    except Exception as exc:
-        return [Problem("missing-object", sig_key, str(exc))]
+    except Exception:
+        return [Problem("missing-object", sig_key, "the manifest's detached signature")]
     try:
         public.verify(signature, data)
     except InvalidSignature:
