@@ -130,7 +130,8 @@ def trusted_roots(settings: Settings, extra: Iterable[Path] = ()) -> list[x509.C
 
 
 def trust_root(settings: Settings, pem_file: Path) -> list[str]:
-    """Add a TSA's CA certificate(s) to the installation's bundle; return fingerprints."""
+    """Add a TSA's CA certificate(s) to the installation's bundle; return the new ones'
+    fingerprints (empty when all were trusted already)."""
     certs = load_certificates(pem_file)
     bundle = roots_path(settings)
     known = load_certificates(bundle) if bundle.exists() else []
@@ -140,7 +141,7 @@ def trust_root(settings: Settings, pem_file: Path) -> list[str]:
         with open(bundle, "ab") as out:
             for cert in added:
                 out.write(cert.public_bytes(serialization.Encoding.PEM))
-    return [cert_fingerprint(c) for c in certs]
+    return [cert_fingerprint(c) for c in added]
 
 
 def tsa_urls(settings: Settings, override: Iterable[str] = ()) -> list[str]:

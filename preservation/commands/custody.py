@@ -107,7 +107,7 @@ def cmd_seal(args: argparse.Namespace, app: Any) -> int:
 
     for pem in args.trust:
         for fp in timestamps.trust_root(app.settings, pem):
-            app.warn(f"trusting TSA root {fp[:16]}… from {pem}") if not app.json else None
+            app.warn(f"now trusting TSA root {fp[:16]}… from {pem}")
     urls = timestamps.tsa_urls(app.settings, args.tsa)
     roots = timestamps.trusted_roots(app.settings)
     outcome = timestamps.seal(app.runtime, urls, roots, limit=args.limit)
