@@ -22,10 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 WITNESSBOX = str(Path(sys.executable).with_name("witnessbox"))
 
 
-def step(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def step(
+    env: dict[str, str], *args: str, check: bool = True, echo: bool = True
+) -> subprocess.CompletedProcess[str]:
     print(f"\n$ witnessbox {' '.join(args)}", flush=True)
     proc = subprocess.run([WITNESSBOX, *args], env=env, text=True, capture_output=True)
-    if proc.stdout:
+    if proc.stdout and echo:
         print(proc.stdout.rstrip())
     if proc.stderr:
         print(proc.stderr.rstrip(), file=sys.stderr)
@@ -90,18 +92,63 @@ def main() -> int:
             print("\n(no bundled samples in this build yet)")
         step(env, "watch", "list")
         step(env, "captures")
-        if has_command(env, "seal"):
-            step(env, "seal")
-        if has_command(env, "verify"):
-            step(env, "verify", "--all")
-        if has_command(env, "ledger"):
-            step(env, "ledger", "verify")
+        verified = custody_steps(env)
     finally:
         for sample in started:
             sample.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     print("\ndemo finished: captures are in", env["WITNESSBOX_HOME"])
-    return 0
+    return 0 if verified else 1
+
+
+def custody_steps(env: dict[str, str]) -> bool:
+    """custody: seal against a local RFC 3161 TSA, verify everything, check the ledger,
+    and end with a table of captures, digests and verification status."""
+    from preservation.tsa_local import LocalTSA
+
+    # a stand-in TSA (openssl ts) on 127.0.0.1, its keys kept in the demo home
+    tsa = LocalTSA(Path(env["WITNESSBOX_HOME"]) / "demo-tsa").start()
+    try:
+        print(f"\n(local RFC 3161 TSA at {tsa.url}; its CA: {tsa.ca_pem})")
+        step(env, "seal", "--tsa", tsa.url, "--trust", str(tsa.ca_pem))
+    finally:
+        tsa.stop()
+    proc = step(env, "verify", "--all", "--json", check=False, echo=False)
+    print("(report kept for the table below)")
+    ledger = step(env, "ledger", "verify", check=False)
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"demo: verify failed: {proc.stderr.strip()}") from None
+    rows = [
+        [
+            c["capture_id"][:18] + "…",
+            a["name"],
+            a["sha256"],
+            "yes" if c["signed_by"] else "NO",
+            c["sealed"][0]["times"][0][:19] if c["sealed"] else "-",
+            "ok" if c["status"] == "ok" else "FAILED",
+        ]
+        for c in report["captures"]
+        for a in (c["artifacts"] or [{"name": "(manifest only)", "sha256": c["manifest_sha256"]}])
+    ]
+    print("\nCaptures, their digests and verification status:")
+    if rows:
+        widths = [max(len(str(r[i])) for r in rows) for i in range(6)]
+        headers = ["CAPTURE", "ARTIFACT", "SHA256", "SIGNED", "SEALED (UTC)", "VERIFIED"]
+        widths = [max(w, len(h)) for w, h in zip(widths, headers, strict=True)]
+        for row in [headers, *rows]:
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    else:
+        print("(no captures)")
+    for problem in report["problems"]:
+        print(f"FAIL {problem['kind']}: {problem['subject']} {problem['detail']}")
+    print(
+        f"{len(report['captures'])} capture(s), {report['checked']['blobs']} blob(s) re-read: "
+        + ("all verified" if report["ok"] else "VERIFICATION FAILED")
+        + ("; ledger chain intact" if ledger.returncode == 0 else "; LEDGER BROKEN")
+    )
+    return bool(report["ok"]) and ledger.returncode == 0
 
 
 if __name__ == "__main__":

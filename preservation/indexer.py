@@ -288,4 +288,9 @@ def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = Fals
             _link_safely(session, lambda: relink_all(session, now))
             after = session.scalar(select(func.count()).select_from(SimilarLink)) or 0
             report.links = after - before
+    # custody: the ledger and the seal batches are restored from the store too
+    from preservation import ledger, timestamps
+
+    for restore in (ledger.restore, timestamps.restore):
+        report.problems.extend(restore(store, catalogue)[1])
     return report

@@ -39,7 +39,8 @@ from collectors.base import (
     StagedArtifact,
 )
 from hashing.enrich import Enricher
-from preservation import __version__
+from preservation import __version__, signing
+from preservation import ledger as custody_ledger
 from preservation import manifest as manifests
 from preservation.catalogue import Capture, Catalogue, Cursor, Source, SourceItem
 from preservation.errors import InputError, StorageError, WitnessboxError
@@ -324,9 +325,17 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
     staged = [StagedArtifact(**a) for a in collected["artifacts"]]
     status, reasons = collected["status"], list(collected["reasons"])
 
+    staged_manifest = staging / "manifest.json"
     if rt.store.exists(key):  # a crash after the manifest was written: just index it
         data = rt.store.read_bytes(key)
         manifest = manifests.parse(data)
+    elif staged_manifest.is_file():
+        # custody: a crash after signing. Reuse the exact bytes that were signed, so the
+        # write-once manifest.sig already in the store matches (Ed25519 is deterministic).
+        data = staged_manifest.read_bytes()
+        manifest = manifests.parse(data)
+        signing.sign_manifest(rt.store, signing.signer_for(rt.settings), key, data)
+        rt.store.put_bytes(key, data)
     else:
         entries, missing, enrich_tools = _store_artifacts(rt, staging / ARTIFACTS_DIR, staged)
         if missing:
@@ -362,11 +371,19 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
             cursor=collected["cursor"],
             retry_after=parse_time(collected["retry_after"]),
         )
+        # custody: name the signing key inside the signed bytes, keep those bytes in
+        # staging, then write manifest.sig BEFORE the manifest: no capture is ever unsigned.
+        signer = signing.signer_for(rt.settings)
+        manifest["signing"] = signer.info()
+        manifests.validate(manifest)
         data = manifests.canonical_json(manifest)
+        _write_atomic(staged_manifest, data)
+        signing.sign_manifest(rt.store, signer, key, data)
         rt.store.put_bytes(key, data)
     digest = hashlib.sha256(data).hexdigest()
     with rt.catalogue.session.begin() as session:
         index_manifest(session, manifest, key, digest, rt.clock())
+    custody_ledger.record_capture(rt, manifest, key, digest)  # idempotent on resume
     for hook in AFTER_COMMIT:
         hook(rt, manifest, key)
     shutil.rmtree(staging, ignore_errors=True)

@@ -12,6 +12,16 @@ from preservation.storage import open_store
 INIT_STEPS: list[Any] = []
 
 
+def _custody_init(settings: Settings, store: Any) -> dict[str, Any]:
+    """custody: the installation's Ed25519 signing key (0600) and its public key object."""
+    from preservation.signing import init_step
+
+    return init_step(settings, store)
+
+
+INIT_STEPS.append(_custody_init)
+
+
 def initialise(settings: Settings) -> dict[str, Any]:
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.staging.mkdir(parents=True, exist_ok=True)

@@ -8,4 +8,5 @@ runtime, output helpers).
 MODULES: tuple[str, ...] = (
     "collectors.telegramcapture.login",
     "preservation.commands.similar",
+    "preservation.commands.custody",
 )
