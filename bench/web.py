@@ -57,7 +57,9 @@ def capture_loop(collector: WebCollector, urls: list[str], work: Path) -> tuple[
     started = time.perf_counter()
     for n, url in enumerate(urls):
         staging = Path(tempfile.mkdtemp(prefix=f"p{n}-", dir=work))
-        ctx = CollectContext(settings=settings, policy=policy, staging=staging, capture_id=f"bench-{n}")
+        ctx = CollectContext(
+            settings=settings, policy=policy, staging=staging, capture_id=f"bench-{n}"
+        )
         result = collector.collect(SourceRef(id="bench", kind="web", url=url), ctx)
         statuses.append(result.status)
     return time.perf_counter() - started, statuses

@@ -98,12 +98,21 @@ class WebCollector(Collector):
                 "wacz": _version("wacz"),
                 "witnessbox-web": VERSION,
             }
-            software = f"witnessbox-web/{VERSION} (Playwright {tools['playwright']}, Chromium {rec.browser_version})"
+            software = (
+                f"witnessbox-web/{VERSION} "
+                f"(Playwright {tools['playwright']}, Chromium {rec.browser_version})"
+            )
             ctx.progress("writing WARC and WACZ")
             out = write_outputs(
-                rec, ctx.staging, options, gate, capture_id=ctx.capture_id,
-                operator=ctx.settings.operator, tools=tools, software=software,
-            )  # fmt: skip
+                rec,
+                ctx.staging,
+                options,
+                gate,
+                capture_id=ctx.capture_id,
+                operator=ctx.settings.operator,
+                tools=tools,
+                software=software,
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return CollectedCapture(

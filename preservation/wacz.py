@@ -49,8 +49,9 @@ def cdxj_lines(warc: Path, filename: str) -> list[str]:
     out = io.StringIO()
     indexer = CDXJIndexer(
         out, [str(warc)], sort=True, post_append=True, filename=filename,
-        fields="referrer,req.http:method", digest_records=False,
+        fields="referrer,req.http:method", records="response,revisit,resource,metadata",
     )  # fmt: skip
+    # records are named: importing wacz.waczindexer adds warcinfo to the shared default list
     indexer.process_all()
     return [line for line in out.getvalue().splitlines() if line]
 
@@ -136,7 +137,10 @@ def write_wacz(
         info = zipfile.ZipInfo("datapackage.json", date_time=stamp)
         info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, package_bytes)
-        digest = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest()}
+        digest = {
+            "path": "datapackage.json",
+            "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest(),
+        }
         info = zipfile.ZipInfo("datapackage-digest.json", date_time=stamp)
         info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, json.dumps(digest, indent=2).encode())

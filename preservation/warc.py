@@ -113,7 +113,11 @@ def archive_response_headers(
         for (name, value), name in zip(headers, lower, strict=True)
     )
     chunked = "transfer-encoding" in lower
-    lengths = [value.strip() for (_, value), name in zip(headers, lower, strict=True) if name == "content-length"]
+    lengths = [
+        value.strip()
+        for (_, value), name in zip(headers, lower, strict=True)
+        if name == "content-length"
+    ]
     length_wrong = any(value != str(stored_length) for value in lengths)
     rename = set()
     if encoded:
@@ -251,7 +255,9 @@ class CaptureWarcWriter:
         if body and not lengths:
             headers.append(("Content-Length", str(len(body))))
         http_headers = StatusAndHeaders(
-            f"{ex.method} {_request_target(ex.url)} {ex.http_version}", headers, is_http_request=True
+            f"{ex.method} {_request_target(ex.url)} {ex.http_version}",
+            headers,
+            is_http_request=True,
         )
         warc_headers = {"WARC-Date": date, "WARC-Concurrent-To": response_id}
         if ex.remote_ip:

@@ -70,7 +70,9 @@ class BrowserHost:
                 )
             except PlaywrightError as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise CollectionError(f"cannot start Chromium at {self.executable}: {first}") from None
+                raise CollectionError(
+                    f"cannot start Chromium at {self.executable}: {first}"
+                ) from None
             log.debug("launched Chromium %s", self._browser.version)
             return self._browser
 

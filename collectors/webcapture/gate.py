@@ -87,7 +87,9 @@ class PolicyGate:
             self._pending.pop(host, None)
         return self.check_now(url)  # now answered from the cache
 
-    def refuse(self, url: str, reason: str, resource_type: str = "", redirect: bool = False) -> None:
+    def refuse(
+        self, url: str, reason: str, resource_type: str = "", redirect: bool = False
+    ) -> None:
         self.refusals.append(Refusal(url, reason, resource_type, redirect))
 
     def check_connected(self, url: str, address: str) -> None:

@@ -51,7 +51,9 @@ class WebOptions:
     wacz: bool = True
 
     @classmethod
-    def from_settings(cls, settings: Settings, overrides: dict[str, Any] | None = None) -> WebOptions:
+    def from_settings(
+        cls, settings: Settings, overrides: dict[str, Any] | None = None
+    ) -> WebOptions:
         values: dict[str, Any] = {
             "max_response_bytes": settings.max_response_bytes,
             "max_capture_bytes": settings.max_capture_bytes,

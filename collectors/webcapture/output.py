@@ -29,12 +29,27 @@ from preservation.warc import CaptureWarcWriter, HttpExchange, archive_response_
 WARC_NAME = "capture.warc.gz"
 WACZ_NAME = "capture.wacz"
 MEDIA_EXT = {
-    "image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
-    "image/avif": "avif", "image/svg+xml": "svg", "image/bmp": "bmp", "image/tiff": "tif",
-    "audio/mpeg": "mp3", "audio/ogg": "ogg", "audio/wav": "wav", "audio/x-wav": "wav",
-    "audio/webm": "weba", "audio/aac": "aac", "audio/mp4": "m4a", "audio/flac": "flac",
-    "video/mp4": "mp4", "video/webm": "webm", "video/ogg": "ogv", "video/quicktime": "mov",
-}  # fmt: skip
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/avif": "avif",
+    "image/svg+xml": "svg",
+    "image/bmp": "bmp",
+    "image/tiff": "tif",
+    "audio/mpeg": "mp3",
+    "audio/ogg": "ogg",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/webm": "weba",
+    "audio/aac": "aac",
+    "audio/mp4": "m4a",
+    "audio/flac": "flac",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "video/ogg": "ogv",
+    "video/quicktime": "mov",
+}
 
 
 @dataclass
@@ -61,7 +76,10 @@ def _media_type(hop: Hop) -> str:
 def _main_chain(rec: PageRecording) -> list[Hop]:
     """The main document's hops: the first document request chain of the page."""
     for hop in rec.hops:
-        if hop.resource_type == "Document" and hop.url.split("#")[0] == rec.requested_url.split("#")[0]:
+        if (
+            hop.resource_type == "Document"
+            and hop.url.split("#")[0] == rec.requested_url.split("#")[0]
+        ):
             return [h for h in rec.hops if h.key == hop.key]
     documents = [h for h in rec.hops if h.resource_type == "Document"]
     return [h for h in rec.hops if documents and h.key == documents[0].key]
@@ -75,7 +93,11 @@ def _exchange(hop: Hop) -> HttpExchange:
     return HttpExchange(
         url=hop.url,
         method=hop.method,
-        request_headers=[(n, v) for n, v in (hop.raw_request_headers or hop.request_headers) if not n.startswith(":")],
+        request_headers=[
+            (n, v)
+            for n, v in (hop.raw_request_headers or hop.request_headers)
+            if not n.startswith(":")
+        ],
         request_body=hop.post_data,
         status=hop.status or 0,
         reason=hop.status_text,
@@ -119,18 +141,20 @@ def write_outputs(
     warc_path = staging / WARC_NAME
     with open(warc_path, "xb") as out:
         writer = CaptureWarcWriter(out, WARC_NAME)
-        writer.warcinfo({
-            "software": software,
-            "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-            "operator": operator,
-            "hostname": socket.gethostname(),
-            "http-header-user-agent": rec.user_agent,
-            "browser": f"Chromium {rec.browser_version}",
-            "tools": ", ".join(f"{k} {v}" for k, v in tools.items() if v),
-            "capture-id": capture_id,
-            "description": f"witnessbox web capture of {rec.requested_url}",
-        })  # fmt: skip
+        writer.warcinfo(
+            {
+                "software": software,
+                "format": "WARC File Format 1.1",
+                "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                "operator": operator,
+                "hostname": socket.gethostname(),
+                "http-header-user-agent": rec.user_agent,
+                "browser": f"Chromium {rec.browser_version}",
+                "tools": ", ".join(f"{k} {v}" for k, v in tools.items() if v),
+                "capture-id": capture_id,
+                "description": f"witnessbox web capture of {rec.requested_url}",
+            }
+        )
         media_index = 0
         for hop in rec.hops:
             if hop.blocked:
@@ -147,16 +171,28 @@ def write_outputs(
             _, renamed = archive_response_headers(ex.response_headers, hop.body_size)
             renamed_any.update(n.lower() for n in renamed)
             entry = {
-                "url": hop.url, "method": hop.method, "status": hop.status, "type": hop.resource_type,
-                "media_type": _media_type(hop), "bytes": hop.body_size, "response_record": ids.response_id,
-                "request_record": ids.request_id, "payload_digest": ids.payload_digest,
-                "remote_ip": hop.remote_ip, "protocol": hop.protocol,
-            }  # fmt: skip
+                "url": hop.url,
+                "method": hop.method,
+                "status": hop.status,
+                "type": hop.resource_type,
+                "media_type": _media_type(hop),
+                "bytes": hop.body_size,
+                "response_record": ids.response_id,
+                "request_record": ids.request_id,
+                "payload_digest": ids.payload_digest,
+                "remote_ip": hop.remote_ip,
+                "protocol": hop.protocol,
+            }
             if ids.revisit_of:
                 entry["revisit_of"] = ids.revisit_of
             if hop.truncated:
                 entry["truncated"] = hop.truncated
-                not_captured.append({"url": hop.url, "reason": "; ".join(hop.notes) or f"truncated ({hop.truncated})"})
+                not_captured.append(
+                    {
+                        "url": hop.url,
+                        "reason": "; ".join(hop.notes) or f"truncated ({hop.truncated})",
+                    }
+                )
             if hop.is_redirect:
                 entry["location"] = hop.location
             exchanges.append(entry)
@@ -173,42 +209,104 @@ def write_outputs(
                 hop.body.seek(0)
                 with open(target, "xb") as dst:
                     shutil.copyfileobj(hop.body, dst)
-                link = {"warc_record_id": ids.response_id, "url": hop.url, "page_url": page_url,
-                        "payload_digest": ids.payload_digest}  # fmt: skip
-                artifacts.append(StagedArtifact(name, "media", kind, derived_from=WARC_NAME, platform=link))
+                link = {
+                    "warc_record_id": ids.response_id,
+                    "url": hop.url,
+                    "page_url": page_url,
+                    "payload_digest": ids.payload_digest,
+                }
+                artifacts.append(
+                    StagedArtifact(name, "media", kind, derived_from=WARC_NAME, platform=link)
+                )
                 media.append({"name": name, **link})
 
         concurrent = main_response_id
         snapshot_files: list[tuple[str, str, str, bytes | None, str]] = [
             ("screenshot.png", "screenshot", "image/png", rec.screenshot, "urn:view:"),
-            ("dom.html", "dom", "text/html", rec.dom.encode("utf-8") if rec.dom is not None else None, "urn:dom:"),
-            ("text.txt", "text", "text/plain", rec.text.encode("utf-8") if rec.text is not None else None, "urn:text:"),
+            (
+                "dom.html",
+                "dom",
+                "text/html",
+                rec.dom.encode("utf-8") if rec.dom is not None else None,
+                "urn:dom:",
+            ),
+            (
+                "text.txt",
+                "text",
+                "text/plain",
+                rec.text.encode("utf-8") if rec.text is not None else None,
+                "urn:text:",
+            ),
             ("page.pdf", "pdf", "application/pdf", rec.pdf, "urn:pdf:"),
-        ]  # fmt: skip
+        ]
         resource_ids: dict[str, str] = {}
         for name, role, media_type, data, urn in snapshot_files:
             if data is None:
                 continue
             (staging / name).write_bytes(data)
-            content_type = media_type + ("; charset=utf-8" if media_type.startswith("text/") else "")
-            record_id = writer.resource(urn + page_url, content_type, data, concurrent_to=concurrent)
+            content_type = media_type + (
+                "; charset=utf-8" if media_type.startswith("text/") else ""
+            )
+            record_id = writer.resource(
+                urn + page_url, content_type, data, concurrent_to=concurrent
+            )
             resource_ids[name] = record_id
-            artifacts.append(StagedArtifact(name, role, media_type, platform={"warc_record_id": record_id, "page_url": page_url}))
+            artifacts.append(
+                StagedArtifact(
+                    name,
+                    role,
+                    media_type,
+                    platform={"warc_record_id": record_id, "page_url": page_url},
+                )
+            )
 
         status, reasons = _status(rec, gate, main_final)
-        page_info = _page_info(rec, gate, options, main_chain, exchanges, not_captured, media,
-                               sorted(renamed_any), status, reasons, tools, capture_id, resource_ids)  # fmt: skip
-        info_bytes = json.dumps(page_info, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        record_id = writer.metadata("urn:pageinfo:" + page_url, info_bytes, concurrent_to=concurrent)
+        page_info = _page_info(
+            rec,
+            gate,
+            options,
+            main_chain,
+            exchanges,
+            not_captured,
+            media,
+            sorted(renamed_any),
+            status,
+            reasons,
+            tools,
+            capture_id,
+            resource_ids,
+        )
+        info_bytes = json.dumps(page_info, indent=2, ensure_ascii=False, sort_keys=True).encode(
+            "utf-8"
+        )
+        record_id = writer.metadata(
+            "urn:pageinfo:" + page_url, info_bytes, concurrent_to=concurrent
+        )
     (staging / "page-info.json").write_bytes(info_bytes)
     artifacts.insert(0, StagedArtifact(WARC_NAME, "warc", "application/warc"))
-    artifacts.append(StagedArtifact("page-info.json", "page-info", "application/json",
-                                    platform={"warc_record_id": record_id, "page_url": page_url}))  # fmt: skip
+    artifacts.append(
+        StagedArtifact(
+            "page-info.json",
+            "page-info",
+            "application/json",
+            platform={"warc_record_id": record_id, "page_url": page_url},
+        )
+    )
     if options.wacz:
-        pages = [WaczPage(url=page_url, ts=capture_date, title=rec.title, id=capture_id, text=rec.text)]
-        write_wacz(staging / WACZ_NAME, warc_path, pages, title=rec.title or page_url,
-                   software=software, warc_name=WARC_NAME)  # fmt: skip
-        artifacts.insert(1, StagedArtifact(WACZ_NAME, "wacz", "application/wacz", derived_from=WARC_NAME))
+        pages = [
+            WaczPage(url=page_url, ts=capture_date, title=rec.title, id=capture_id, text=rec.text)
+        ]
+        write_wacz(
+            staging / WACZ_NAME,
+            warc_path,
+            pages,
+            title=rec.title or page_url,
+            software=software,
+            warc_name=WARC_NAME,
+        )
+        artifacts.insert(
+            1, StagedArtifact(WACZ_NAME, "wacz", "application/wacz", derived_from=WARC_NAME)
+        )
 
     network = {
         "resolved": gate.resolved,
@@ -236,7 +334,9 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
         reasons.append("the page did not finish loading (no load event) within the load timeout")
     if not rec.network_idle:
         pending = len(rec.inflight_at_end)
-        reasons.append(f"the network was not idle when the capture ended ({pending} request(s) in flight)")
+        reasons.append(
+            f"the network was not idle when the capture ended ({pending} request(s) in flight)"
+        )
     truncated = [h for h in rec.hops if h.truncated and not h.blocked]
     if truncated:
         reasons.append(f"{len(truncated)} response body(ies) truncated (size or time limit)")
@@ -245,7 +345,9 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
     if gate.refusals:
         reasons.append(f"{len(gate.refusals)} request(s) refused by the network policy")
     if gate.violations:
-        reasons.append(f"{len(gate.violations)} connection(s) to refused addresses (DNS changed under us)")
+        reasons.append(
+            f"{len(gate.violations)} connection(s) to refused addresses (DNS changed under us)"
+        )
     for problem in rec.problems:
         if problem.startswith(("screenshot", "viewport screenshot", "DOM", "PDF")):
             reasons.append(f"snapshot step failed: {problem}")
@@ -257,18 +359,34 @@ def _remote_addresses(rec: PageRecording) -> dict[str, str]:
     for hop in rec.hops:
         if hop.remote_ip:
             origin = "/".join(hop.url.split("/")[:3])
-            out.setdefault(origin, f"{hop.remote_ip}:{hop.remote_port}" if hop.remote_port else hop.remote_ip)
+            out.setdefault(
+                origin, f"{hop.remote_ip}:{hop.remote_port}" if hop.remote_port else hop.remote_ip
+            )
     return out
 
 
 def _tls(rec: PageRecording) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for origin, details in rec.security.items():
-        keep = {k: details.get(k) for k in (
-            "protocol", "keyExchange", "keyExchangeGroup", "cipher", "mac", "subjectName", "sanList",
-            "issuer", "validFrom", "validTo", "certificateTransparencyCompliance",
-            "serverSignatureAlgorithm", "encryptedClientHello",
-        ) if details.get(k) not in (None, "")}  # fmt: skip
+        keep = {
+            k: details.get(k)
+            for k in (
+                "protocol",
+                "keyExchange",
+                "keyExchangeGroup",
+                "cipher",
+                "mac",
+                "subjectName",
+                "sanList",
+                "issuer",
+                "validFrom",
+                "validTo",
+                "certificateTransparencyCompliance",
+                "serverSignatureAlgorithm",
+                "encryptedClientHello",
+            )
+            if details.get(k) not in (None, "")
+        }
         for key in ("validFrom", "validTo"):
             if isinstance(keep.get(key), int | float):
                 keep[key] = _iso(keep[key])
@@ -278,11 +396,20 @@ def _tls(rec: PageRecording) -> dict[str, Any]:
 
 
 def _page_info(
-    rec: PageRecording, gate: PolicyGate, options: WebOptions, main_chain: list[Hop],
-    exchanges: list[dict[str, Any]], not_captured: list[dict[str, Any]], media: list[dict[str, Any]],
-    renamed: list[str], status: str, reasons: list[str], tools: dict[str, str], capture_id: str,
+    rec: PageRecording,
+    gate: PolicyGate,
+    options: WebOptions,
+    main_chain: list[Hop],
+    exchanges: list[dict[str, Any]],
+    not_captured: list[dict[str, Any]],
+    media: list[dict[str, Any]],
+    renamed: list[str],
+    status: str,
+    reasons: list[str],
+    tools: dict[str, str],
+    capture_id: str,
     resource_ids: dict[str, str],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     timings = {k: _iso(v) if isinstance(v, float) else v for k, v in rec.timings.items()}
     return {
         "capture_id": capture_id,
@@ -324,11 +451,11 @@ def _page_info(
         "websockets_not_archived": rec.websockets,
         "decoded_bodies": {
             "note": "bodies are stored as the browser decoded them; original encoding headers "
-                    "are kept as X-Archive-Orig-* in each response record",
+            "are kept as X-Archive-Orig-* in each response record",
             "renamed_headers": renamed,
         },
         "redirect_bodies": "the browser does not expose redirect response bodies: "
-                           "redirect records hold headers only",
+        "redirect records hold headers only",
         "exchanges": exchanges,
         "media": media,
         "snapshots": resource_ids,

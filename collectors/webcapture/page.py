@@ -43,9 +43,10 @@ TIMING_JS = """() => {
 }"""
 SNAPSHOT_JS = """() => {
   const dt = document.doctype;
-  const doctype = dt ? '<!DOCTYPE ' + dt.name + (dt.publicId ? ' PUBLIC "' + dt.publicId + '"' : '')
-      + (!dt.publicId && dt.systemId ? ' SYSTEM' : '') + (dt.systemId ? ' "' + dt.systemId + '"' : '')
-      + '>' : '';
+  const doctype = dt ? '<!DOCTYPE ' + dt.name
+      + (dt.publicId ? ' PUBLIC "' + dt.publicId + '"' : '')
+      + (!dt.publicId && dt.systemId ? ' SYSTEM' : '')
+      + (dt.systemId ? ' "' + dt.systemId + '"' : '') + '>' : '';
   return {title: document.title || '', text: document.body ? document.body.innerText : '',
           dom: doctype + (document.documentElement ? document.documentElement.outerHTML : '')};
 }"""
@@ -104,7 +105,9 @@ async def _bounded(step: str, coro: Any, seconds: float, rec: PageRecording) -> 
     return None
 
 
-async def capture_page(browser: Any, url: str, options: WebOptions, gate: PolicyGate, work_dir: Path) -> PageRecording:
+async def capture_page(
+    browser: Any, url: str, options: WebOptions, gate: PolicyGate, work_dir: Path
+) -> PageRecording:
     from playwright.async_api import Error as PlaywrightError
 
     ua = user_agent_for(options, browser.version)

@@ -72,7 +72,9 @@ class Hop:
 
     @property
     def is_redirect(self) -> bool:
-        return self.status in REDIRECT_CODES and any(n.lower() == "location" for n, _ in self.response_headers)
+        return self.status in REDIRECT_CODES and any(
+            n.lower() == "location" for n, _ in self.response_headers
+        )
 
     @property
     def location(self) -> str | None:
@@ -219,7 +221,9 @@ class NetworkRecorder:
             got = await self.send_quiet("Network.getRequestPostData", {"requestId": key})
             if got and got.get("postData") is not None:
                 data = got["postData"]
-                hop.post_data = base64.b64decode(data) if got.get("base64Encoded") else data.encode()
+                hop.post_data = (
+                    base64.b64decode(data) if got.get("base64Encoded") else data.encode()
+                )
         self.hops.append(hop)
         self._chains.setdefault(key, []).append(hop)
         reason = await self.gate.check(hop.url)
@@ -227,7 +231,9 @@ class NetworkRecorder:
             hop.blocked = reason
             hop.done = True
             self.gate.refuse(hop.url, reason, hop.resource_type, redirect)
-            await self.send_quiet("Fetch.failRequest", {"requestId": p["requestId"], "errorReason": "BlockedByClient"})
+            await self.send_quiet(
+                "Fetch.failRequest", {"requestId": p["requestId"], "errorReason": "BlockedByClient"}
+            )
             self._inflight.pop(key, None)
             return
         self._by_fetch[p["requestId"]] = hop
@@ -244,10 +250,16 @@ class NetworkRecorder:
             if candidate.url == p["request"]["url"] and candidate.status is None:
                 return candidate
         self._seq += 1
-        hop = Hop(key=key, seq=self._seq, url=p["request"]["url"],
-                  method=p["request"].get("method", "GET"), resource_type=p.get("resourceType", ""),
-                  started=time.time(), request_headers=_headers_list(p["request"].get("headers")),
-                  post_data=_post_data(p["request"]))  # fmt: skip
+        hop = Hop(
+            key=key,
+            seq=self._seq,
+            url=p["request"]["url"],
+            method=p["request"].get("method", "GET"),
+            resource_type=p.get("resourceType", ""),
+            started=time.time(),
+            request_headers=_headers_list(p["request"].get("headers")),
+            post_data=_post_data(p["request"]),
+        )
         self.hops.append(hop)
         self._chains.setdefault(key, []).append(hop)
         return hop
@@ -291,7 +303,9 @@ class NetworkRecorder:
             hop.truncated = "unspecified"
             hop.notes.append("the browser did not hand over the body")
         else:
-            data = base64.b64decode(got["body"]) if got.get("base64Encoded") else got["body"].encode()
+            data = (
+                base64.b64decode(got["body"]) if got.get("base64Encoded") else got["body"].encode()
+            )
             if len(data) > limit:
                 data = data[:limit]
                 hop.truncated = "length"
@@ -307,7 +321,9 @@ class NetworkRecorder:
         if handle is not None:
             stream = handle["stream"]
             while len(kept) < limit:
-                chunk = await self.send_quiet("IO.read", {"handle": stream, "size": min(STREAM_READ, limit - len(kept))})
+                chunk = await self.send_quiet(
+                    "IO.read", {"handle": stream, "size": min(STREAM_READ, limit - len(kept))}
+                )
                 if not chunk:
                     break
                 data = chunk.get("data", "")
@@ -319,11 +335,15 @@ class NetworkRecorder:
         del kept[limit:]
         self._store(hop, bytes(kept))
         hop.truncated = "length"
-        hop.notes.append(f"declared {hop.header('content-length')} bytes, over the {limit}-byte limit: "
-                         f"kept the first {len(kept)} bytes and stopped the download")  # fmt: skip
+        hop.notes.append(
+            f"declared {hop.header('content-length')} bytes, over the {limit}-byte limit: "
+            f"kept the first {len(kept)} bytes and stopped the download"
+        )
         if limit < self.limits.max_response_bytes:
             self.capture_limit_hit = True
-        await self.send_quiet("Fetch.failRequest", {"requestId": fetch_id, "errorReason": "Aborted"})
+        await self.send_quiet(
+            "Fetch.failRequest", {"requestId": fetch_id, "errorReason": "Aborted"}
+        )
 
     def _store(self, hop: Hop, data: bytes) -> None:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=self.work_dir)

@@ -12,13 +12,18 @@ import contextlib
 import io
 import itertools
 import json
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from warcio.timeutils import iso_date_to_timestamp
 
 from collectors.base import CollectContext, CollectedCapture, SourceRef
 from collectors.web import WebCollector
@@ -68,7 +73,9 @@ class Captured:
 
 
 def assert_archives_valid(captured: Captured) -> None:
-    check = subprocess.run([BIN / "warcio", "check", "-v", captured.warc], capture_output=True, text=True)
+    check = subprocess.run(
+        [BIN / "warcio", "check", "-v", captured.warc], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "digest pass" in check.stdout and "fail" not in check.stdout.lower()
     assert_wacz_valid(captured.staging / "capture.wacz")
@@ -112,7 +119,9 @@ def capture(collector: WebCollector, tmp_path_factory: pytest.TempPathFactory):
             staging=staging,
             capture_id=f"capture-{n}",
         )
-        result = collector.collect(SourceRef(id="src-web", kind="web", url=url, options=options), ctx)
+        result = collector.collect(
+            SourceRef(id="src-web", kind="web", url=url, options=options), ctx
+        )
         return Captured(result, staging)
 
     return run
@@ -201,7 +210,9 @@ def test_identical_payload_becomes_a_revisit(index: Captured, site: SiteServer) 
     assert revisit.headers["WARC-Profile"].endswith("/revisit/identical-payload-digest")
 
 
-def test_snapshots_and_page_info_are_resource_and_metadata_records(index: Captured, site: SiteServer) -> None:
+def test_snapshots_and_page_info_are_resource_and_metadata_records(
+    index: Captured, site: SiteServer
+) -> None:
     records = index.records()
     page = site.url("/")
     main = index.record("response", page)
@@ -212,7 +223,10 @@ def test_snapshots_and_page_info_are_resource_and_metadata_records(index: Captur
     for record in resources.values():
         assert record.headers["WARC-Concurrent-To"] == main.record_id
     metadata = [r for r in records if r.type == "metadata"]
-    assert len(metadata) == 1 and metadata[0].payload == (index.staging / "page-info.json").read_bytes()
+    assert (
+        len(metadata) == 1
+        and metadata[0].payload == (index.staging / "page-info.json").read_bytes()
+    )
     info = index.page_info()
     assert info["viewport"] == {"width": 1366, "height": 900}
     assert "Chrome/" in info["user_agent"] and "Headless" not in info["user_agent"]
@@ -226,7 +240,13 @@ def test_snapshots_and_page_info_are_resource_and_metadata_records(index: Captur
 def test_media_become_artifacts_linked_to_their_records(index: Captured, site: SiteServer) -> None:
     media = [a for a in index.result.artifacts if a.role == "media"]
     by_url = {a.platform["url"]: a for a in media}
-    expected = {"/img/photo.png", "/img/frame.png", "/img/lazy.png", "/img/lazy-js.png", "/media/tone.wav"}
+    expected = {
+        "/img/photo.png",
+        "/img/frame.png",
+        "/img/lazy.png",
+        "/img/lazy-js.png",
+        "/media/tone.wav",
+    }
     assert set(by_url) == {site.url(p) for p in expected}  # not the tiny icon, not the revisit
     records = {r.record_id: r for r in index.records()}
     for path in expected:
@@ -305,7 +325,8 @@ def test_private_address_requests_are_refused_and_recorded(site: SiteServer, cap
     assert not site.private_hits, "a refused address was contacted"
     refused = captured.result.network["refused"]
     assert {r["url"] for r in refused} == {
-        site.private_url("/secret.png"), site.private_url("/via-redirect.png")
+        site.private_url("/secret.png"),
+        site.private_url("/via-redirect.png"),
     }
     assert [r["redirect_hop"] for r in refused if "via-redirect" in r["url"]] == [True]
     assert all("127.0.0.2" in r["reason"] for r in refused)
@@ -316,7 +337,9 @@ def test_private_address_requests_are_refused_and_recorded(site: SiteServer, cap
     assert_archives_valid(captured)
 
 
-def test_refused_source_url_raises_before_the_browser_runs(site: SiteServer, tmp_path: Path) -> None:
+def test_refused_source_url_raises_before_the_browser_runs(
+    site: SiteServer, tmp_path: Path
+) -> None:
     web = WebCollector(executable="/nonexistent/chromium")  # never started: the policy comes first
     ctx = CollectContext(settings=Settings(home=tmp_path), policy=NetworkPolicy(), staging=tmp_path,
                          capture_id="c")  # fmt: skip
@@ -352,7 +375,9 @@ def test_tls_facts_and_certificate_chain(tmp_path: Path, capture) -> None:
     pem = (tmp_path / "cert.pem").read_bytes()
     assert cert == x509.load_pem_x509_certificate(pem)
     assert captured.page_info()["tls"][origin]["cipher"]
-    assert captured.record("response", tls_site.url("/simple.html")).headers.get("WARC-Cipher-Suite")
+    assert captured.record("response", tls_site.url("/simple.html")).headers.get(
+        "WARC-Cipher-Suite"
+    )
     assert_archives_valid(captured)
 
 
@@ -362,3 +387,68 @@ def test_pdf_option_adds_a_pdf_resource(site: SiteServer, capture) -> None:
     pdf = (captured.staging / "page.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
     assert captured.record("resource", f"urn:pdf:{site.url('/simple.html')}").payload == pdf
+
+
+# -- replay ---------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def pywb(index: Captured, tmp_path: Path):
+    """pywb's ``wayback`` on a free port, serving the index capture's WACZ as collection 'witness'."""
+    root = tmp_path / "pywb"
+    root.mkdir()
+    for args in (
+        ["init", "witness"],
+        ["add", "--unpack-wacz", "witness", str(index.staging / "capture.wacz")],
+    ):
+        done = subprocess.run([BIN / "wb-manager", *args], cwd=root, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    port = _free_port()
+    proc = subprocess.Popen([BIN / "wayback", "-p", str(port), "-b", "127.0.0.1", "-t", "4"], cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, "wayback exited"
+                assert time.monotonic() < deadline, "wayback did not start"
+                time.sleep(0.2)
+        yield base + "/witness"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_pywb_replays_the_wacz_byte_for_byte(index: Captured, site: SiteServer, pywb: str) -> None:
+    date = index.record("response", site.url("/")).headers["WARC-Date"]
+    stamp = iso_date_to_timestamp(date)
+
+    def replay(path: str, data: bytes | None = None) -> bytes:
+        url = f"{pywb}/{stamp}id_/{site.url(path)}"
+        request = urllib.request.Request(
+            url, data=data, method="POST" if data is not None else "GET"
+        )
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    assert replay("/") == site.bodies["/"]
+    assert replay("/static/style.css") == STYLE  # gzip on the wire, decoded in the archive
+    assert replay("/static/app.js") == APP_JS  # chunked on the wire
+    assert replay("/static/cp1251.js") == CP1251_JS
+    assert replay("/img/photo.png") == site.bodies["/img/photo.png"]
+    assert replay("/img/photo-copy.png") == site.bodies["/img/photo.png"]  # the revisit resolves
+    assert replay("/img/lazy-js.png") == site.bodies["/img/lazy-js.png"]
+    assert replay("/api/echo", data=site.posts[0]) == b"echo:" + site.posts[0]
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        replay("/img/never-captured.png")
+    assert missing.value.code == 404

@@ -58,7 +58,9 @@ def tone_wav() -> bytes:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(8000)
-        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 9))) for i in range(12000)))
+        w.writeframes(
+            b"".join(struct.pack("<h", int(8000 * math.sin(i / 9))) for i in range(12000))
+        )
     return out.getvalue()
 
 
@@ -145,8 +147,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # quiet tests
         pass
 
-    def _send(self, code: int, body: bytes, ctype: str = "text/html; charset=utf-8",
-              headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        ctype: str = "text/html; charset=utf-8",
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -157,7 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _redirect(self, code: int, location: str) -> None:
-        self._send(code, f"<a href='{location}'>moved</a>".encode(), headers=(("Location", location),))
+        self._send(
+            code, f"<a href='{location}'>moved</a>".encode(), headers=(("Location", location),)
+        )
 
     def _chunked(self, parts: list[bytes], ctype: str) -> None:
         self.send_response(200)
@@ -201,26 +210,37 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/loop/b":
             self._redirect(302, "/loop/a")
         elif path == "/big.html":
-            self._send(200, b"<!doctype html><p id=s>big</p><script>fetch('/big.bin').then(r => r.arrayBuffer())"
-                            b".then(b => document.getElementById('s').textContent = 'got ' + b.byteLength)"
-                            b".catch(e => document.getElementById('s').textContent = 'failed')</script>")
+            self._send(
+                200,
+                b"<!doctype html><p id=s>big</p><script>fetch('/big.bin').then(r => r.arrayBuffer())"
+                b".then(b => document.getElementById('s').textContent = 'got ' + b.byteLength)"
+                b".catch(e => document.getElementById('s').textContent = 'failed')</script>",
+            )
         elif path == "/big.bin":
             self._big()
         elif path == "/hang.html":
-            self._send(200, b"<!doctype html><title>Never done</title><p>Visible text</p>"
-                            b"<img src='/img/stall.png'>")
+            self._send(
+                200,
+                b"<!doctype html><title>Never done</title><p>Visible text</p>"
+                b"<img src='/img/stall.png'>",
+            )
         elif path == "/img/stall.png":
             self._stall()
         elif path == "/private.html":
             target = site.private_url("/secret.png")
             hop = site.url("/redirect/to-private")
-            self._send(200, f"<!doctype html><p>Public part</p><img src='{target}'>"
-                            f"<img src='{hop}'>".encode())
+            self._send(
+                200,
+                f"<!doctype html><p>Public part</p><img src='{target}'><img src='{hop}'>".encode(),
+            )
         elif path == "/redirect/to-private":
             self._redirect(302, site.private_url("/via-redirect.png"))
         elif path == "/cookie.html":  # sets a cookie: a fresh context must not send it again
-            self._send(200, b"<!doctype html><p>cookie set</p><img src='/img/icon.png'>",
-                       headers=(("Set-Cookie", "session=witness-1; Path=/"),))
+            self._send(
+                200,
+                b"<!doctype html><p>cookie set</p><img src='/img/icon.png'>",
+                headers=(("Set-Cookie", "session=witness-1; Path=/"),),
+            )
         elif path.startswith("/pages/"):
             try:
                 n = int(path.removeprefix("/pages/").removesuffix(".html"))
@@ -308,14 +328,21 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -337,8 +364,12 @@ def start_site(tls_dir: Path | None = None) -> SiteServer:
     private = ThreadingHTTPServer(("127.0.0.2", 0), private_handler)
     for srv in (server, private):
         srv.daemon_threads = True
-    site = SiteServer(server=server, private=private, stop_event=stop,
-                      scheme="https" if tls_dir is not None else "http")
+    site = SiteServer(
+        server=server,
+        private=private,
+        stop_event=stop,
+        scheme="https" if tls_dir is not None else "http",
+    )
     handler.site = site
     private_handler.site = site
     site.bodies.update({
