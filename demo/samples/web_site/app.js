@@ -1,0 +1,3 @@
+fetch('updates.json').then(r => r.json()).then(u => {
+  document.getElementById('updated').textContent = 'Last update: ' + u.updated + ' — ' + u.note;
+});
