@@ -37,7 +37,7 @@ _PHRASES: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("forbidden", ("http error 403",)),
     ("truncated", ("content too short", "incompleteread", "incomplete read",
-                   "did not get any data blocks")),
+                   "did not get any data blocks", "bytes, expected")),
     ("no-formats", ("no video formats found", "requested format is not available")),
     ("network", ("unable to download", "connection refused", "timed out", "name or service",
                  "temporary failure in name resolution", "connection reset", "urlopen error")),

@@ -49,7 +49,9 @@ class VideoSite:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base(self) -> str:
@@ -67,8 +69,8 @@ class VideoSite:
         self.server.server_close()
 
     def media_hits(self) -> int:
-        """Requests for media bytes (not pages or API calls)."""
-        return sum(n for p, n in self.hits.items() if p.startswith(("/media/", "/hls/", "/flaky/")))
+        """Requests for audio and video bytes (not pages, API calls, thumbnails or subtitles)."""
+        return sum(n for p, n in self.hits.items() if p.endswith((".mp4", ".m4a", ".ts")))
 
     # -- fixtures ------------------------------------------------------------------------
     def add_video_page(self, name: str, media: str = "/media/clip.mp4", title: str = "A page") -> str:
