@@ -55,7 +55,9 @@ def ffmpeg_version() -> str | None:
     if not ffmpeg:
         return None
     try:
-        out = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            [ffmpeg, "-version"], capture_output=True, text=True, timeout=10
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     words = out.split()
@@ -100,13 +102,16 @@ class VideoCollector(Collector):
         try:
             ctx.policy.check_host(target.hostname or "", target.port)
         except PolicyError as exc:
-            return CollectedCapture("failed", [f"policy: {exc}"], tools=tools,
-                                    network={"refused": [str(exc)]})  # fmt: skip
+            return CollectedCapture(
+                "failed", [f"policy: {exc}"], tools=tools, network={"refused": [str(exc)]}
+            )
         archive = SeenArchive(ctx.seen.captured_ids())
         with YtdlpSession(
             options,
             ctx.policy,
-            ctx.log if isinstance(ctx.log, logging.Logger) else logging.getLogger("witnessbox.video"),
+            ctx.log
+            if isinstance(ctx.log, logging.Logger)
+            else logging.getLogger("witnessbox.video"),
             max_capture_bytes=ctx.settings.max_capture_bytes,
             user_agent=ctx.settings.user_agent,
             archive=archive,
@@ -209,18 +214,24 @@ class _Run:
         headers = dict(self.session.ydl.params.get("http_headers") or {})
         return {
             "source_url": self.source.url,
-            "ytdlp": {"version": __version__, "release_git_head": RELEASE_GIT_HEAD,
-                      "current_git_head": git_head},  # fmt: skip
+            "ytdlp": {
+                "version": __version__,
+                "release_git_head": RELEASE_GIT_HEAD,
+                "current_git_head": git_head,
+            },
             "http_headers": scrub(headers),
             "options": self.options.public(),
         }
 
     def network(self) -> dict[str, Any]:
-        return {"hosts": dict(self.session.guard.hosts), "refused": list(self.session.guard.refused)}
+        return {
+            "hosts": dict(self.session.guard.hosts),
+            "refused": list(self.session.guard.refused),
+        }
 
     def result(self, status: str, reasons: list[str], **kw: Any) -> CollectedCapture:
         if len(reasons) > MAX_REASONS:
-            reasons = reasons[:MAX_REASONS] + [f"... and {len(reasons) - MAX_REASONS} more"]
+            reasons = [*reasons[:MAX_REASONS], f"... and {len(reasons) - MAX_REASONS} more"]
         return CollectedCapture(
             status, reasons, network=self.network(), retry_after=self.retry_after, **kw
         )
@@ -247,8 +258,13 @@ class _Run:
             status = "deleted" if failure.kind in _GONE else "failed"
             items.append(ItemResult(str(previous), status, str(failure)))
         platform["failure"] = {"kind": failure.kind, "http_status": failure.http_status}
-        return self.result("failed", [str(failure)], platform=platform, items=items,
-                           cursor=dict(self.ctx.cursor) if self.ctx.cursor else None)  # fmt: skip
+        return self.result(
+            "failed",
+            [str(failure)],
+            platform=platform,
+            items=items,
+            cursor=dict(self.ctx.cursor) if self.ctx.cursor else None,
+        )
 
     def single(self, info: dict[str, Any], platform: dict[str, Any]) -> CollectedCapture:
         video_id = str(info.get("id") or "")
@@ -268,9 +284,18 @@ class _Run:
             if result is not None:
                 items.append(result)
             status, reasons = _item_status(outcome)
-        cursor = {"video_id": outcome.item_id or video_id, "extractor": outcome.facts.get("extractor")}
-        return self.result(status, reasons, artifacts=outcome.artifacts, platform=platform,
-                           items=items, cursor=cursor)  # fmt: skip
+        cursor = {
+            "video_id": outcome.item_id or video_id,
+            "extractor": outcome.facts.get("extractor"),
+        }
+        return self.result(
+            status,
+            reasons,
+            artifacts=outcome.artifacts,
+            platform=platform,
+            items=items,
+            cursor=cursor,
+        )
 
     def playlist(self, info: dict[str, Any], platform: dict[str, Any]) -> CollectedCapture:
         entries = entries_from(info)
@@ -335,8 +360,9 @@ class _Run:
             "backfill_complete": plan.backfill_complete and stopped is None,
             "pending_new": plan.deferred_new + (len(plan.selected) - attempted),
         }
-        return self.result(status, reasons, artifacts=artifacts, platform=platform,
-                           items=items, cursor=cursor)  # fmt: skip
+        return self.result(
+            status, reasons, artifacts=artifacts, platform=platform, items=items, cursor=cursor
+        )
 
     def write_listing(self, info: dict[str, Any], entries: list[Entry]) -> StagedArtifact:
         """The playlist as listed now, entries included: what was there, in which order."""
@@ -373,8 +399,16 @@ def _entry_summary(entry: Entry, outcome: ItemOutcome, result: ItemResult) -> di
         "directory": item_token(outcome.item_id or entry.id),
         "artifacts": len(outcome.artifacts),
     }
-    for key in ("extractor", "webpage_url", "uploader_id", "channel_id", "upload_date", "timestamp",
-                "http_headers", "watch_page"):  # fmt: skip
+    for key in (
+        "extractor",
+        "webpage_url",
+        "uploader_id",
+        "channel_id",
+        "upload_date",
+        "timestamp",
+        "http_headers",
+        "watch_page",
+    ):
         if facts.get(key) is not None:
             summary[key] = facts[key]
     if result.error:
@@ -383,8 +417,19 @@ def _entry_summary(entry: Entry, outcome: ItemOutcome, result: ItemResult) -> di
 
 
 def _playlist_facts(info: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "title", "extractor", "extractor_key", "webpage_url", "uploader", "uploader_id",
-            "channel", "channel_id", "channel_url", "epoch")  # fmt: skip
+    keys = (
+        "id",
+        "title",
+        "extractor",
+        "extractor_key",
+        "webpage_url",
+        "uploader",
+        "uploader_id",
+        "channel",
+        "channel_id",
+        "channel_url",
+        "epoch",
+    )
     return {k: info[k] for k in keys if info.get(k) is not None}
 
 

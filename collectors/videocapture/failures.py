@@ -71,7 +71,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
         exc_info = getattr(current, "exc_info", None)
         if isinstance(exc_info, tuple) and len(exc_info) > 1 and exc_info[1] is not current:
             nested = exc_info[1]
-        current = nested or getattr(current, "cause", None) or current.__cause__ or current.__context__
+        current = (
+            nested or getattr(current, "cause", None) or current.__cause__ or current.__context__
+        )
         if isinstance(current, str):
             break
     return seen

@@ -112,7 +112,9 @@ def honest_extension(path: Path, media_type: str) -> Path:
     return target
 
 
-def probe(path: Path, ffprobe: str = "ffprobe", timeout: float = 60.0) -> tuple[dict[str, Any], str | None]:
+def probe(
+    path: Path, ffprobe: str = "ffprobe", timeout: float = 60.0
+) -> tuple[dict[str, Any], str | None]:
     """Streams and container as ffprobe reads them, and the problem if it cannot decode them."""
     try:
         proc = subprocess.run(

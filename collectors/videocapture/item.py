@@ -49,7 +49,11 @@ class ItemOutcome:
     def item_result(self, max_filesize: int | None) -> ItemResult | None:
         if self.item_id is None:
             return None
-        data = {k: self.facts[k] for k in ("extractor", "webpage_url", "upload_date") if self.facts.get(k)}
+        data = {
+            k: self.facts[k]
+            for k in ("extractor", "webpage_url", "upload_date")
+            if self.facts.get(k)
+        }
         if self.failure is not None:
             return ItemResult(self.item_id, "failed", str(self.failure), data)
         if self.skipped:
@@ -63,16 +67,35 @@ class ItemOutcome:
 def video_facts(info: dict[str, Any]) -> dict[str, Any]:
     """The platform identifiers of one video, for the manifest."""
     keys = (
-        "id", "extractor", "extractor_key", "webpage_url", "original_url", "uploader",
-        "uploader_id", "uploader_url", "channel", "channel_id", "channel_url", "upload_date",
-        "timestamp", "release_timestamp", "duration", "live_status", "availability",
-        "playlist_id", "playlist_index", "epoch",
-    )  # fmt: skip
+        "id",
+        "extractor",
+        "extractor_key",
+        "webpage_url",
+        "original_url",
+        "uploader",
+        "uploader_id",
+        "uploader_url",
+        "channel",
+        "channel_id",
+        "channel_url",
+        "upload_date",
+        "timestamp",
+        "release_timestamp",
+        "duration",
+        "live_status",
+        "availability",
+        "playlist_id",
+        "playlist_index",
+        "epoch",
+    )
     facts = {k: info[k] for k in keys if info.get(k) is not None}
     formats = info.get("requested_formats") or _downloaded_formats(info)
     formats = formats or ([info] if info.get("format_id") or info.get("url") else [])
     facts["formats"] = [
-        {k: f.get(k) for k in ("format_id", "ext", "protocol", "vcodec", "acodec", "width", "height")}
+        {
+            k: f.get(k)
+            for k in ("format_id", "ext", "protocol", "vcodec", "acodec", "width", "height")
+        }
         for f in formats
     ]
     headers = next((f.get("http_headers") for f in formats if f.get("http_headers")), None)
@@ -154,7 +177,11 @@ def capture_item(
 
 
 def _write_info(
-    session: YtdlpSession, staging: Path, directory: Path, info: dict[str, Any], outcome: ItemOutcome
+    session: YtdlpSession,
+    staging: Path,
+    directory: Path,
+    info: dict[str, Any],
+    outcome: ItemOutcome,
 ) -> None:
     raw = _raw_info(session, info)
     comments = raw.get("comments")
@@ -162,18 +189,28 @@ def _write_info(
     write_json(path, raw)
     platform = {k: outcome.facts.get(k) for k in ("id", "extractor", "webpage_url")}
     outcome.artifacts.append(
-        StagedArtifact(artifact_name(staging, path), "info-json", "application/json", platform=platform)
+        StagedArtifact(
+            artifact_name(staging, path), "info-json", "application/json", platform=platform
+        )
     )
     if isinstance(comments, list) and session.options.comments:
         cpath = directory / "comments.json"
-        write_json(cpath, {"video_id": info.get("id"), "count": len(comments), "comments": comments})
+        write_json(
+            cpath, {"video_id": info.get("id"), "count": len(comments), "comments": comments}
+        )
         outcome.artifacts.append(
-            StagedArtifact(artifact_name(staging, cpath), "comments", "application/json", platform=platform)
+            StagedArtifact(
+                artifact_name(staging, cpath), "comments", "application/json", platform=platform
+            )
         )
 
 
 def _gather(
-    session: YtdlpSession, staging: Path, directory: Path, info: dict[str, Any], outcome: ItemOutcome
+    session: YtdlpSession,
+    staging: Path,
+    directory: Path,
+    info: dict[str, Any],
+    outcome: ItemOutcome,
 ) -> None:
     """List what yt-dlp left in the item directory, with roles, types and provenance."""
     base = {k: outcome.facts.get(k) for k in ("id", "extractor", "webpage_url")}
@@ -185,7 +222,11 @@ def _gather(
     streams: list[StagedArtifact] = []
     for path in sorted(directory.iterdir()):
         name = path.name
-        if not path.is_file() or name.endswith(_LEFTOVERS) or name in ("info.json", "comments.json"):
+        if (
+            not path.is_file()
+            or name.endswith(_LEFTOVERS)
+            or name in ("info.json", "comments.json")
+        ):
             continue
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name):
             path = _rename_safely(path)
@@ -205,16 +246,19 @@ def _gather(
                 video_stream = artifact.name
         elif name.startswith("thumbnail."):
             outcome.artifacts.append(
-                StagedArtifact(artifact_name(staging, path), "thumbnail", media_type_for(path),
-                               platform=base)  # fmt: skip
+                StagedArtifact(
+                    artifact_name(staging, path), "thumbnail", media_type_for(path), platform=base
+                )
             )
         elif name.startswith("subtitles."):
             lang = name.split(".")[1] if name.count(".") >= 2 else "und"
             outcome.artifacts.append(
                 StagedArtifact(
-                    artifact_name(staging, path), "subtitles", media_type_for(path),
+                    artifact_name(staging, path),
+                    "subtitles",
+                    media_type_for(path),
                     platform={**base, "language": languages.get(lang, lang)},
-                )  # fmt: skip
+                )
             )
     outcome.artifacts.extend(streams)
     if merged is not None:
@@ -240,7 +284,11 @@ def _media_artifact(
     platform = {**base, "probe": summary}
     if fmt:
         platform.update(
-            {k: fmt.get(k) for k in ("format_id", "protocol", "ext", "vcodec", "acodec") if fmt.get(k)}
+            {
+                k: fmt.get(k)
+                for k in ("format_id", "protocol", "ext", "vcodec", "acodec")
+                if fmt.get(k)
+            }
         )
         url = fmt.get("url")
         if isinstance(url, str) and "\n" not in url:

@@ -155,7 +155,9 @@ class GuardedYoutubeDL(YoutubeDL):
             self.add_info_extractor(extractor())
         self.add_default_info_extractors()
 
-    def dl(self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False) -> Any:
+    def dl(
+        self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False
+    ) -> Any:
         """External downloaders (ffmpeg, rtmpdump) connect by themselves: vet their hosts."""
         from yt_dlp.downloader import get_suitable_downloader
         from yt_dlp.downloader.external import ExternalFD

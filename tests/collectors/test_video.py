@@ -11,9 +11,14 @@ import pytest
 from collectors.video import VideoCollector
 from preservation.errors import PolicyError
 from preservation.netpolicy import NetworkPolicy
+from tests.support import video_fixtures
 from tests.support.video_extractor import TEST_EXTRACTORS
-from tests.support.video_fixtures import Harness, harness, sha256, video_kit, video_site  # noqa: F401
+from tests.support.video_fixtures import Harness, sha256
 from tests.support.video_site import VideoSite
+
+video_kit = video_fixtures.video_kit
+video_site = video_fixtures.video_site
+harness = video_fixtures.harness
 
 
 @pytest.fixture
@@ -58,7 +63,9 @@ def test_html5_video_page(harness: Harness, video_site: VideoSite, collector):
     assert "thumbnail" in roles(result)  # the poster
 
 
-def test_hls_stream_is_kept_as_the_segments_came(harness: Harness, video_site: VideoSite, collector):
+def test_hls_stream_is_kept_as_the_segments_came(
+    harness: Harness, video_site: VideoSite, collector
+):
     result = harness.run(collector, video_site.url("/hls/stream.m3u8"))
     assert result.status == "complete", result.reasons
     [stream] = media(result)
@@ -77,7 +84,11 @@ def test_merged_streams_keep_the_originals(harness: Harness, video_site: VideoSi
     result = harness.run(collector, video_site.url("/wbtest/video/abc"), comments=True)
     assert result.status == "complete", result.reasons
     by_name = {a.name: a for a in result.artifacts}
-    video, audio, merged = by_name["abc/media.fv1.mp4"], by_name["abc/media.fa1.m4a"], by_name["abc/media.mp4"]
+    video, audio, merged = (
+        by_name["abc/media.fv1.mp4"],
+        by_name["abc/media.fa1.m4a"],
+        by_name["abc/media.mp4"],
+    )
     assert sha256(harness.path(video.name)) == sha256(video_site.kit.path("video-only.mp4"))
     assert sha256(harness.path(audio.name)) == sha256(video_site.kit.path("audio-only.m4a"))
     assert video.derived_from is None and audio.derived_from is None
@@ -97,14 +108,20 @@ def test_merged_streams_keep_the_originals(harness: Harness, video_site: VideoSi
     )  # fmt: skip
     assert {f["format_id"] for f in facts["formats"]} == {"v1", "a1"}
     # nothing was written outside the staging directory despite hostile names
-    staged = {p.relative_to(harness.last_staging).as_posix() for p in harness.last_staging.rglob("*") if p.is_file()}
+    staged = {
+        p.relative_to(harness.last_staging).as_posix()
+        for p in harness.last_staging.rglob("*")
+        if p.is_file()
+    }
     assert set(by_name) <= staged
     assert not list(harness.root.glob("evil*")) and not list(harness.root.glob("*/evil*"))
 
 
 def test_comments_only_when_asked(harness: Harness, video_site: VideoSite, collector):
     video_site.add_video("abc")
-    result = harness.run(collector, video_site.url("/wbtest/video/abc"), subtitles="none", thumbnails="none")
+    result = harness.run(
+        collector, video_site.url("/wbtest/video/abc"), subtitles="none", thumbnails="none"
+    )
     assert result.status == "complete"
     assert "comments" not in roles(result) and "subtitles" not in roles(result)
     assert "thumbnail" not in roles(result)
@@ -142,10 +159,16 @@ def test_playlist_second_run_downloads_nothing_then_only_the_new(
     third = harness.run(collector, url)
     assert [(i.id, i.status) for i in third.items] == [("v4", "captured"), ("v5", "captured")]
     assert video_site.media_hits() == 5
-    assert sorted({a.name.split("/")[0] for a in third.artifacts}) == ["playlist.info.json", "v4", "v5"]
+    assert sorted({a.name.split("/")[0] for a in third.artifacts}) == [
+        "playlist.info.json",
+        "v4",
+        "v5",
+    ]
 
 
-def test_first_backfill_is_bounded_and_walks_forward(harness: Harness, video_site: VideoSite, collector):
+def test_first_backfill_is_bounded_and_walks_forward(
+    harness: Harness, video_site: VideoSite, collector
+):
     url = _channel(video_site, ["a1", "a2", "a3", "a4", "a5"])
     runs = [harness.run(collector, url, max_entries=2) for _ in range(3)]
     assert [[i.id for i in r.items] for r in runs] == [["a1", "a2"], ["a3", "a4"], ["a5"]]
@@ -153,12 +176,18 @@ def test_first_backfill_is_bounded_and_walks_forward(harness: Harness, video_sit
     assert runs[0].platform["listing"]["deferred_new"] == 3
 
 
-def test_failed_entry_never_blocks_and_is_retried(harness: Harness, video_site: VideoSite, collector):
+def test_failed_entry_never_blocks_and_is_retried(
+    harness: Harness, video_site: VideoSite, collector
+):
     url = _channel(video_site, ["ok1", "bad", "ok2"])
     video_site.videos["bad"]["error"] = "private"
     first = harness.run(collector, url)
     assert first.status == "partial"
-    assert [(i.id, i.status) for i in first.items] == [("ok1", "captured"), ("bad", "failed"), ("ok2", "captured")]
+    assert [(i.id, i.status) for i in first.items] == [
+        ("ok1", "captured"),
+        ("bad", "failed"),
+        ("ok2", "captured"),
+    ]
     assert first.items[1].error.startswith("private:")
     assert any(r.startswith("entry bad: private") for r in first.reasons)
 
@@ -168,7 +197,9 @@ def test_failed_entry_never_blocks_and_is_retried(harness: Harness, video_site: 
     assert second.status == "complete"
 
 
-def test_listing_without_dates_uses_the_listing_order(harness: Harness, video_site: VideoSite, collector):
+def test_listing_without_dates_uses_the_listing_order(
+    harness: Harness, video_site: VideoSite, collector
+):
     url = _channel(video_site, ["n1", "n2", "n3"])
     for video in video_site.videos.values():
         video["timestamp"] = None
@@ -187,7 +218,9 @@ def test_listing_without_dates_uses_the_listing_order(harness: Harness, video_si
         ("/truncated/clip.mp4", "truncated"),
     ],
 )
-def test_download_failures(harness: Harness, video_site: VideoSite, collector, path: str, kind: str):
+def test_download_failures(
+    harness: Harness, video_site: VideoSite, collector, path: str, kind: str
+):
     result = harness.run(collector, video_site.url(path), backoff_retries=0)
     assert result.status == "failed"
     assert result.reasons and result.reasons[0].startswith(f"{kind}:"), result.reasons
@@ -210,15 +243,21 @@ def test_unsupported_url(harness: Harness, video_site: VideoSite, collector):
     assert result.reasons[0].startswith("unsupported:")
 
 
-@pytest.mark.parametrize(("error", "kind"), [("private", "private"), ("removed", "removed"), ("geo", "geo-blocked")])
-def test_platform_refusals(harness: Harness, video_site: VideoSite, collector, error: str, kind: str):
+@pytest.mark.parametrize(
+    ("error", "kind"), [("private", "private"), ("removed", "removed"), ("geo", "geo-blocked")]
+)
+def test_platform_refusals(
+    harness: Harness, video_site: VideoSite, collector, error: str, kind: str
+):
     video_site.add_video("gone", error=error)
     result = harness.run(collector, video_site.url("/wbtest/video/gone"))
     assert result.status == "failed"
     assert result.reasons[0].startswith(f"{kind}:"), result.reasons
 
 
-def test_video_removed_after_capture_is_recorded(harness: Harness, video_site: VideoSite, collector):
+def test_video_removed_after_capture_is_recorded(
+    harness: Harness, video_site: VideoSite, collector
+):
     video_site.add_video("once")
     assert harness.run(collector, video_site.url("/wbtest/video/once")).status == "complete"
     video_site.videos["once"]["error"] = "removed"
@@ -260,7 +299,9 @@ def test_rate_limited_playlist_stops_and_keeps_the_rest_for_later(
     assert [(i.id, i.status) for i in later.items] == [("r2", "captured"), ("r3", "captured")]
 
 
-def test_max_filesize_skips_without_failing_forever(harness: Harness, video_site: VideoSite, collector):
+def test_max_filesize_skips_without_failing_forever(
+    harness: Harness, video_site: VideoSite, collector
+):
     result = harness.run(collector, video_site.url("/media/clip.mp4"), max_filesize=1000)
     assert result.status == "partial"
     assert "too large" in result.reasons[0]
@@ -311,7 +352,9 @@ def test_policy_applies_to_redirects(tmp_path: Path, video_site: VideoSite, coll
 
 def test_bad_option_is_a_clear_failure(harness: Harness, video_site: VideoSite, collector):
     result = harness.run(collector, video_site.url("/media/clip.mp4"), colour="blue")
-    assert result.status == "failed" and result.reasons[0].startswith("bad option: unknown video option")
+    assert result.status == "failed" and result.reasons[0].startswith(
+        "bad option: unknown video option"
+    )
 
 
 def test_cookies_file_is_used_but_never_recorded(
@@ -326,7 +369,9 @@ def test_cookies_file_is_used_but_never_recorded(
     result = harness.run(collector, video_site.url("/wbtest/video/ck"), cookies=str(cookies))
     assert result.status == "complete", result.reasons
     assert result.platform["options"]["cookies"] is True
-    everything = json.dumps([result.platform, result.network, [a.platform for a in result.artifacts]])
+    everything = json.dumps(
+        [result.platform, result.network, [a.platform for a in result.artifacts]]
+    )
     for path in harness.last_staging.rglob("*"):
         if path.is_file():
             everything += path.read_bytes().decode("latin-1")

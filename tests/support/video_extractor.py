@@ -51,7 +51,9 @@ class WbTestVideoIE(InfoExtractor):
         )
         error = data.get("error") if handle.status != 200 else None
         if error == "private":
-            raise ExtractorError("Private video. Sign in if you've been granted access", expected=True)
+            raise ExtractorError(
+                "Private video. Sign in if you've been granted access", expected=True
+            )
         if error == "removed" or handle.status == 404:
             raise ExtractorError("Video unavailable. This video has been removed", expected=True)
         if error == "geo":

@@ -43,8 +43,26 @@ def make_kit(root: Path) -> MediaKit:
     root.mkdir(parents=True, exist_ok=True)
     clip = make_clip(root / "clip.mp4")
     make_clip(root / "clip2.mp4", seconds=1, tone=660)
-    ffmpeg("-i", str(clip), "-an", "-c", "copy", "-movflags", "+faststart", str(root / "video-only.mp4"))
-    ffmpeg("-i", str(clip), "-vn", "-c", "copy", "-movflags", "+faststart", str(root / "audio-only.m4a"))
+    ffmpeg(
+        "-i",
+        str(clip),
+        "-an",
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        str(root / "video-only.mp4"),
+    )
+    ffmpeg(
+        "-i",
+        str(clip),
+        "-vn",
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        str(root / "audio-only.m4a"),
+    )
     ffmpeg("-i", str(clip), "-frames:v", "1", "-q:v", "4", str(root / "thumb.jpg"))
     hls = root / "hls"
     hls.mkdir(exist_ok=True)

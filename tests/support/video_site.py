@@ -73,14 +73,18 @@ class VideoSite:
         return sum(n for p, n in self.hits.items() if p.endswith((".mp4", ".m4a", ".ts")))
 
     # -- fixtures ------------------------------------------------------------------------
-    def add_video_page(self, name: str, media: str = "/media/clip.mp4", title: str = "A page") -> str:
+    def add_video_page(
+        self, name: str, media: str = "/media/clip.mp4", title: str = "A page"
+    ) -> str:
         self.pages[name] = (
             f"<!doctype html><html><head><title>{title}</title></head><body>"
             f'<video controls src="{media}" poster="/media/thumb.jpg"></video></body></html>'
         )
         return self.url(f"/page/{name}.html")
 
-    def add_video(self, video_id: str, timestamp: int = 1_700_000_000, **extra: Any) -> dict[str, Any]:
+    def add_video(
+        self, video_id: str, timestamp: int = 1_700_000_000, **extra: Any
+    ) -> dict[str, Any]:
         record = {"id": video_id, "timestamp": timestamp, **extra}
         self.videos[video_id] = record
         return record
@@ -169,7 +173,9 @@ class VideoSite:
         return self._status(h, 404)
 
     @staticmethod
-    def _status(h: BaseHTTPRequestHandler, code: int, headers: dict[str, str] | None = None) -> None:
+    def _status(
+        h: BaseHTTPRequestHandler, code: int, headers: dict[str, str] | None = None
+    ) -> None:
         h.send_response(code)
         for name, value in (headers or {}).items():
             h.send_header(name, value)
