@@ -68,3 +68,10 @@ class StaticCollector(Collector):
 
 def failing_collector(message: str = "the server said 404") -> StaticCollector:
     return StaticCollector(fail_with=CollectionError(message))
+
+
+class StaticCollectorWithPage(StaticCollector):
+    """A registry-constructible collector (no arguments) staging one small page."""
+
+    def __init__(self) -> None:
+        super().__init__(files={"page.html": b"<html><body>statement</body></html>"})

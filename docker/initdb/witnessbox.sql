@@ -1,0 +1,2 @@
+-- The witnessbox catalogue lives beside Airflow's metadata database.
+CREATE DATABASE witnessbox OWNER airflow;

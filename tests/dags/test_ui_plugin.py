@@ -1,0 +1,68 @@
+"""The witnessbox pages inside the real Airflow API server app: auth, CSRF, content."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from fastapi.testclient import TestClient
+    from airflow.api_fastapi.app import create_app
+    from witnessbox_airflow.ui import csrf_for
+
+    client = TestClient(create_app(), follow_redirects=False)
+    out = {}
+    out["anonymous"] = client.get("/witnessbox/watchlist").status_code
+    out["bad_token"] = client.get("/witnessbox/watchlist", headers={"Authorization": "Bearer nope"}).status_code
+    def token(user, pw):
+        r = client.post("/auth/token", json={"username": user, "password": pw})
+        return r.json()["access_token"]
+    admin = token("admin", "admin-pw")
+    page = client.get("/witnessbox/watchlist", cookies={"_token": admin})
+    out["page"] = page.status_code
+    out["page_has_source"] = "https://example.org/watched" in page.text
+    out["csp"] = page.headers.get("content-security-policy", "")
+    form = {"url": "https://example.org/added-in-ui", "case": "UI-1", "tags": "a,b"}
+    out["post_without_csrf"] = client.post("/witnessbox/watchlist", data=form, cookies={"_token": admin}).status_code
+    form["csrf"] = csrf_for(admin)
+    added = client.post("/witnessbox/watchlist", data=form, cookies={"_token": admin})
+    out["post_with_csrf"] = added.status_code
+    api = client.get("/witnessbox/api/watchlist", headers={"Authorization": "Bearer " + admin})
+    out["api"] = sorted(s["url"] for s in api.json())
+    out["added_by"] = [s["added_by"] for s in api.json() if s["case"] == "UI-1"]
+    hostile = dict(form, url="http://169.254.169.254/latest/")
+    out["hostile"] = client.post("/witnessbox/watchlist", data=hostile, cookies={"_token": admin}).text
+    out["captures"] = client.get("/witnessbox/captures", cookies={"_token": admin}).status_code
+    out["audit"] = client.get("/witnessbox/audit", cookies={"_token": admin}).status_code
+    out["unknown_capture"] = client.get("/witnessbox/captures/nope", cookies={"_token": admin}).status_code
+    print("RESULT" + json.dumps(out))
+    """
+)
+
+
+@pytest.mark.slow
+def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
+    env = dict(airflow_env)
+    env["WITNESSBOX_HOME"] = str(tmp_path / "wb")
+    witnessbox = str(Path(sys.executable).with_name("witnessbox"))
+    subprocess.run([witnessbox, "watch", "add", "https://example.org/watched"], env=env, check=True,
+                   capture_output=True)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    assert lines, proc.stderr[-3000:]
+    out = json.loads(lines[0][6:])
+    assert out["anonymous"] == 401 and out["bad_token"] == 401
+    assert out["page"] == 200 and out["page_has_source"] and "default-src" in out["csp"]
+    assert out["post_without_csrf"] == 403
+    assert out["post_with_csrf"] == 303
+    assert out["api"] == ["https://example.org/added-in-ui", "https://example.org/watched"]
+    assert out["added_by"] == ["airflow:admin"]
+    assert "network policy" in out["hostile"]
+    assert out["captures"] == 200 and out["audit"] == 200 and out["unknown_capture"] == 404
