@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SAMPLES: tuple[str, ...] = ()
+SAMPLES: tuple[str, ...] = ("demo.samples.video",)
 
 
 @dataclass
