@@ -165,6 +165,10 @@ def capture_item(
         outcome.failure = classify(exc, session.guard.refused[refused_before:])
     _write_info(session, staging, directory, info, outcome)
     _gather(session, staging, directory, info, outcome)
+    for artifact in outcome.artifacts:  # digests taken while the bytes were written
+        written = session.digests.lookup(staging / artifact.name)
+        if written is not None:
+            artifact.digests = written.as_dict()
     if outcome.failure is None and not outcome.has_media:
         note = next((n for n in session.logger.notes if "max-filesize" in n), None)
         if note:

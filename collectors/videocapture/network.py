@@ -27,6 +27,7 @@ from yt_dlp.networking._urllib import (
     UrllibRH,
 )
 
+from collectors.videocapture.tee import DigestBook
 from preservation.errors import PolicyError
 from preservation.netpolicy import NetworkPolicy
 
@@ -136,6 +137,23 @@ class GuardedRH(UrllibRH):
         return opener
 
 
+@functools.cache
+def _teeing(fd_class: type) -> type:
+    """A subclass of a yt-dlp downloader whose output streams digest what they write.
+
+    It keeps the class name: yt-dlp derives the downloader's name (``FD_NAME``) from it.
+    """
+
+    def sanitize_open(self: Any, filename: str, open_mode: str) -> Any:
+        stream, filename = fd_class.sanitize_open(self, filename, open_mode)
+        book = getattr(self, "_wb_digests", None)
+        if book is not None and filename != "-":
+            stream = book.wrap(stream, open_mode)
+        return stream, filename
+
+    return type(fd_class.__name__, (fd_class,), {"sanitize_open": sanitize_open})
+
+
 class GuardedYoutubeDL(YoutubeDL):
     """A YoutubeDL whose every request passes the network policy.
 
@@ -148,8 +166,10 @@ class GuardedYoutubeDL(YoutubeDL):
         *,
         guard: ConnectionGuard,
         extractors: Iterable[type] = (),
+        digests: DigestBook | None = None,
     ) -> None:
         self._wb_guard = guard
+        self._wb_digests = digests
         super().__init__(params, auto_init=False)
         for extractor in extractors:
             self.add_info_extractor(extractor())
@@ -158,18 +178,30 @@ class GuardedYoutubeDL(YoutubeDL):
     def dl(
         self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False
     ) -> Any:
-        """External downloaders (ffmpeg, rtmpdump) connect by themselves: vet their hosts."""
+        """yt-dlp's ``dl`` with two changes: external downloaders (ffmpeg, rtmpdump) connect
+        by themselves, so their hosts are vetted first; and native downloaders write through
+        the hashing tee (``tee.DigestBook``)."""
         from yt_dlp.downloader import get_suitable_downloader
         from yt_dlp.downloader.external import ExternalFD
 
-        if info.get("url") and not test:
-            downloader = get_suitable_downloader(info, self.params, to_stdout=(name == "-"))
-            if isinstance(downloader, type) and issubclass(downloader, ExternalFD):
-                for url in str(info["url"]).split("\n"):
-                    target = urlsplit(url)
-                    if target.hostname:
-                        self._wb_guard.addresses(target.hostname, target.port)
-        return super().dl(name, info, subtitle=subtitle, test=test)
+        if test or self._wb_digests is None or not info.get("url"):
+            return super().dl(name, info, subtitle=subtitle, test=test)
+        fd_class = get_suitable_downloader(info, self.params, to_stdout=(name == "-"))
+        if issubclass(fd_class, ExternalFD):
+            for url in str(info["url"]).split("\n"):
+                target = urlsplit(url)
+                if target.hostname:
+                    self._wb_guard.addresses(target.hostname, target.port)
+        else:
+            fd_class = _teeing(fd_class)
+        fd = fd_class(self, self.params)
+        fd._wb_digests = self._wb_digests
+        for hook in self._progress_hooks:
+            fd.add_progress_hook(hook)
+        new_info = self._copy_infodict(info)
+        if new_info.get("http_headers") is None:
+            new_info["http_headers"] = self._calc_headers(new_info)
+        return fd.download(name, new_info, subtitle)
 
     @functools.cached_property
     def _request_director(self) -> Any:

@@ -21,6 +21,7 @@ from collectors.videocapture.failures import clean_message
 from collectors.videocapture.files import safe_part
 from collectors.videocapture.network import ConnectionGuard, GuardedYoutubeDL
 from collectors.videocapture.options import VideoOptions, ytdlp_params
+from collectors.videocapture.tee import DigestBook
 from preservation.netpolicy import NetworkPolicy
 
 
@@ -149,7 +150,10 @@ class YtdlpSession:
             archive=self.archive,
             logger=self.logger,
         )
-        self.ydl = GuardedYoutubeDL(params, guard=self.guard, extractors=extractors)
+        self.digests = DigestBook()
+        self.ydl = GuardedYoutubeDL(
+            params, guard=self.guard, extractors=extractors, digests=self.digests
+        )
         self.ydl.add_post_processor(_safe_subtitle_names_pp(), when="video")
         self.ydl.add_progress_hook(self._on_progress)
         self._last_progress = 0.0
