@@ -104,6 +104,9 @@ class StagedArtifact:
     media_type: str
     derived_from: str | None = None  # name of the artifact this one was made from
     platform: dict[str, Any] = field(default_factory=dict)  # ids that locate it on the platform
+    # digests the collector computed while writing the file (a hashing tee): size, sha256,
+    # sha512, md5, inode, mtime_ns. The pipeline reuses them when the file is unchanged.
+    digests: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_artifact_name(self.name)

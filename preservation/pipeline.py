@@ -38,6 +38,7 @@ from collectors.base import (
     SourceRef,
     StagedArtifact,
 )
+from hashing.crypto import Digests
 from hashing.enrich import Enricher
 from preservation import __version__, signing
 from preservation import ledger as custody_ledger
@@ -258,6 +259,23 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
 
 
 # -- commit ---------------------------------------------------------------------------------
+def _known_digests(path: Path, recorded: dict[str, Any] | None) -> Digests | None:
+    """A collector's digests of a staged file, if the file is still the one it wrote."""
+    if not recorded:
+        return None
+    try:
+        st = path.stat()
+        if (st.st_size, st.st_ino, st.st_mtime_ns) != (
+            recorded["size"],
+            recorded["inode"],
+            recorded["mtime_ns"],
+        ):
+            return None
+        return Digests.from_dict(recorded)
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
 def _store_artifacts(
     rt: Runtime, files: Path, staged: list[StagedArtifact]
 ) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
@@ -272,7 +290,8 @@ def _store_artifacts(
                 reasons.append(f"artifact missing from staging: {artifact.name}")
                 continue
             rt.progress(f"storing {artifact.name}")
-            digests = rt.store.put_file(path)
+            known = _known_digests(path, artifact.digests)
+            digests = rt.store.put_hashed_file(path, known) if known else rt.store.put_file(path)
             by_name[artifact.name] = digests.sha256
             description = enricher.describe(path, artifact.media_type, artifact.role)
             entry: dict[str, Any] = {

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SAMPLES: tuple[str, ...] = ("demo.samples.web", "demo.samples.telegram")
+SAMPLES: tuple[str, ...] = ("demo.samples.web", "demo.samples.video", "demo.samples.telegram")
 
 
 @dataclass

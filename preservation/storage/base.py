@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hashing.crypto import Digests
+from preservation.errors import StorageError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
@@ -75,6 +76,16 @@ class Store(ABC):
     @abstractmethod
     def put_file(self, path: Path) -> Digests:
         """Store a local file as a blob; return its digests (read once)."""
+
+    def put_hashed_file(self, path: Path, known: Digests) -> Digests:
+        """Store a local file whose digests were computed as it was written (a hashing tee).
+
+        Stores that read the file anyway (uploads) hash it again; both must agree.
+        """
+        digests = self.put_file(path)
+        if digests != known:
+            raise StorageError(f"{path} changed after it was written: stored as {digests.sha256}")
+        return digests
 
     @abstractmethod
     def put_stream(self, stream: BinaryIO) -> Digests:

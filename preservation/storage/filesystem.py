@@ -109,6 +109,40 @@ class FileStore(Store):
                 return self.put_stream(stream)
         return digests
 
+    def put_hashed_file(self, path: Path, known: Digests) -> Digests:
+        """Link a staged file whose digests the collector computed while writing it.
+
+        Reading it again would only repeat those digests over the same page-cached bytes
+        (``DigestBook`` only vouches for a file with the same inode, size and mtime); it is
+        still made durable before it is named. Elsewhere it goes through ``put_file``.
+        """
+        path = Path(path)
+        try:
+            st = path.stat()
+            if st.st_dev != self.root.stat().st_dev or st.st_size != known.size:
+                return super().put_hashed_file(path, known)
+            with open(path, "rb") as stream:
+                os.fsync(stream.fileno())
+            after = path.stat()
+        except FileNotFoundError as exc:
+            raise StorageError(f"staged file vanished: {path}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (
+            after.st_size,
+            after.st_mtime_ns,
+            after.st_ino,
+        ):
+            raise StorageError(f"{path} changed while it was being stored")
+        key = blob_key(known.sha256)
+        try:
+            self._publish(path, key, known.size)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
+            return super().put_hashed_file(path, known)
+        return known
+
     def put_stream(self, stream: BinaryIO) -> Digests:
         tmp = self._tmp_path()
         try:

@@ -1,0 +1,133 @@
+"""Digests of downloaded files, computed while yt-dlp writes them (a hashing tee).
+
+Hashing a large video after it was downloaded reads it a second time and, on a fast
+link, costs as much as the download. yt-dlp's downloaders open their output through
+``FileDownloader.sanitize_open``; a downloader subclass wraps that stream so every byte
+written is also fed to ``hashing.crypto.MultiHasher`` (its digests run in their own
+threads). A record is kept only for a file written front to back in one go, and is
+keyed by device, inode, size and modification time, so a renamed ``.part`` file still
+matches and a file touched afterwards does not.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from hashing.crypto import Digests, MultiHasher, iter_chunks
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    digests: Digests
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.digests.as_dict(), "inode": self.inode, "mtime_ns": self.mtime_ns}
+
+
+class DigestBook:
+    """What this session's downloads wrote, with the digests of exactly those bytes."""
+
+    def __init__(self) -> None:
+        self._files: dict[tuple[int, int], WrittenFile] = {}
+        self._lock = threading.Lock()
+
+    def wrap(self, stream: Any, mode: str) -> Any:
+        if "b" not in mode or "+" in mode or not ("w" in mode or "a" in mode):
+            return stream
+        try:
+            stream.fileno()
+        except (OSError, ValueError):
+            return stream
+        return HashingWriter(stream, mode, self)
+
+    def record(self, written: WrittenFile) -> None:
+        with self._lock:
+            self._files[(written.device, written.inode)] = written
+
+    def lookup(self, path: str | os.PathLike[str]) -> WrittenFile | None:
+        """The record for ``path`` if the file is still exactly what was written."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        with self._lock:
+            written = self._files.get((st.st_dev, st.st_ino))
+        if written is None or (written.size, written.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            return None
+        return written
+
+
+class HashingWriter:
+    """A write-only stream that digests what it writes; anything but appending voids it."""
+
+    def __init__(self, raw: Any, mode: str, book: DigestBook) -> None:
+        self._raw = raw
+        self._book = book
+        self._hasher: MultiHasher | None = MultiHasher()
+        if "a" in mode:  # resuming: the bytes already there come first
+            size = os.fstat(raw.fileno()).st_size
+            if size:
+                self._prefeed(raw.fileno(), size)
+
+    def _prefeed(self, fd: int, size: int) -> None:
+        assert self._hasher is not None
+        with open(os.dup(fd), "rb") as existing:
+            existing.seek(0)
+            left = size
+            for chunk in iter_chunks(existing):
+                self._hasher.update(chunk[:left])
+                left -= len(chunk)
+                if left <= 0:
+                    break
+
+    def write(self, data: Any) -> Any:
+        written = self._raw.write(data)
+        if self._hasher is not None:
+            count = len(data) if written is None else written
+            self._hasher.update(memoryview(data)[:count] if count != len(data) else data)
+        return written
+
+    def _void(self) -> None:
+        if self._hasher is not None:
+            self._hasher.finish()  # stop its threads
+            self._hasher = None
+
+    def seek(self, *args: Any) -> Any:
+        self._void()
+        return self._raw.seek(*args)
+
+    def truncate(self, *args: Any) -> Any:
+        self._void()
+        return self._raw.truncate(*args)
+
+    def close(self) -> None:
+        st = None
+        try:
+            if self._hasher is not None:
+                self._raw.flush()
+                st = os.fstat(self._raw.fileno())
+        finally:
+            self._raw.close()
+        if self._hasher is not None:
+            digests = self._hasher.finish()
+            self._hasher = None
+            if st is not None and digests.size == st.st_size:
+                self._book.record(
+                    WrittenFile(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, digests)
+                )
+
+    def __enter__(self) -> HashingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
