@@ -40,6 +40,7 @@ class Settings:
     user_agent: str = ""
     signing_key: str = ""  # default: <home>/keys/signing.pem
     tsa_urls: str = ""  # comma-separated RFC 3161 endpoints
+    audit_sample: int = 200  # captures per scheduled fixity audit (0: every capture)
     telegram_api_id: str = ""
     telegram_api_hash: str = field(default="", repr=False, metadata=SECRET)
     telegram_session: str = field(default="", repr=False, metadata=SECRET)
@@ -59,6 +60,8 @@ class Settings:
             self.signing_key = str(self.home / "keys" / "signing.pem")
         if self.retention_mode not in ("COMPLIANCE", "GOVERNANCE"):
             raise ConfigError("retention_mode must be COMPLIANCE or GOVERNANCE")
+        if self.audit_sample < 0:
+            raise ConfigError("audit_sample must be 0 (every capture) or more")
         if self.retention_days < 0:
             raise ConfigError("retention_days must be 0 (off) or more")
 

@@ -28,7 +28,7 @@ SCHEDULES = {
 MAX_SOURCES_PER_RUN = 500
 
 
-def _run_context() -> dict[str, Any]:
+def run_context() -> dict[str, Any]:
     ctx = get_current_context()
     ti = ctx["ti"]
     return {
@@ -44,7 +44,7 @@ def _run_context() -> dict[str, Any]:
 def find_due_sources(kind: str) -> list[str]:
     from preservation.pipeline import due_sources, resume_pending
 
-    rt = WitnessboxHook(_run_context()).runtime()
+    rt = WitnessboxHook(run_context()).runtime()
     resume_pending(rt)  # captures whose worker died after collecting are completed first
     return [s.id for s in due_sources(rt, kind=kind)[:MAX_SOURCES_PER_RUN]]
 
@@ -54,7 +54,7 @@ def capture_one(source_id: str) -> dict[str, Any]:
     from preservation.errors import CollectionError
     from preservation.pipeline import capture_source
 
-    rt = WitnessboxHook(_run_context()).runtime()
+    rt = WitnessboxHook(run_context()).runtime()
     with rt.catalogue.session() as session:
         source = session.get(Source, source_id)
     if source is None or not source.active:

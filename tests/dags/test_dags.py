@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import custody_tsa
+
+local_tsa = custody_tsa.local_tsa
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +36,8 @@ def test_dags_load_cleanly(airflow_env):
     assert result["errors"] == {}
     for kind in ("web", "video", "telegram"):
         assert result["dags"][f"witnessbox_{kind}"] == ["capture", "due_sources", "record"]
+    assert result["dags"]["witnessbox_seal"] == ["seal"]
+    assert result["dags"]["witnessbox_fixity_audit"] == ["audit"]
 
 
 RUN = textwrap.dedent(
@@ -76,3 +81,65 @@ def test_web_dag_captures_every_due_source(airflow_env, tmp_path):
     again = json.loads(subprocess.run([witnessbox, "captures", "--json"], env=env, capture_output=True,
                                       text=True, check=True).stdout)
     assert len(again) == 2
+
+
+CUSTODY = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    import collectors.registry as registry
+    registry.COLLECTORS["web"] = "tests.support.fake_collector:StaticCollectorWithPage"
+    bag = DagBag(dag_folder={dags!r})
+    dag_id, conf = sys.argv[1], json.loads(sys.argv[2])
+    run = bag.dags[dag_id].test(run_conf=conf)
+    print("STATE", run.state)
+    """
+)
+
+
+@pytest.mark.slow
+def test_seal_and_fixity_audit_dags(airflow_env, tmp_path, local_tsa):
+    env = dict(airflow_env)
+    env["WITNESSBOX_HOME"] = str(tmp_path / "wb")
+    witnessbox = str(Path(sys.executable).with_name("witnessbox"))
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([witnessbox, *args], env=env, capture_output=True, text=True)
+
+    def dag(dag_id: str, conf: dict | None = None) -> str:
+        script = CUSTODY.replace("{dags!r}", repr(str(ROOT / "dags")))
+        proc = subprocess.run([sys.executable, "-c", script, dag_id, json.dumps(conf or {})],
+                              env=env, capture_output=True, text=True, timeout=600, cwd=str(ROOT))
+        assert "STATE" in proc.stdout, proc.stderr[-3000:]
+        return proc.stdout.split("STATE", 1)[1].strip() + "\n" + proc.stderr
+
+    assert cli("watch", "add", "https://example.org/one").returncode == 0
+    assert dag("witnessbox_web").startswith("success")
+    # no TSA configured yet: the seal task is skipped, the run does not fail
+    assert dag("witnessbox_seal").startswith("success")
+    unsealed = json.loads(cli("--json", "verify", "--all").stdout)
+    assert [c["sealed"] for c in unsealed["captures"]] == [[]]
+    # trust the local TSA's CA (the seal itself fails: nothing listens there)
+    trusting = cli("seal", "--trust", str(local_tsa.ca_pem), "--tsa", custody_tsa.dead_url())
+    assert "now trusting TSA root" in trusting.stderr, trusting.stderr
+    env["WITNESSBOX_TSA_URLS"] = local_tsa.url
+    assert dag("witnessbox_seal").startswith("success")
+    audited = json.loads(cli("--json", "verify", "--all").stdout)
+    assert audited["ok"] and all(c["sealed"] for c in audited["captures"])
+
+    assert dag("witnessbox_fixity_audit", {"sample": 0}).startswith("success")
+    # damage one stored blob: the scheduled audit fails and names it
+    blobs = sorted((tmp_path / "wb" / "store" / "blobs").rglob("*"))
+    victim = next(b for b in blobs if b.is_file())
+    victim.chmod(0o644)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    out = dag("witnessbox_fixity_audit", {"sample": 0})
+    assert out.startswith("failed"), out[-3000:]
+    entries = json.loads(cli("--json", "ledger", "list").stdout)
+    last = entries[-1]
+    assert last["event"] == "failed-audit", last
+    assert last["actor"] == "airflow:witnessbox_fixity_audit/audit"
+    assert any(victim.name in problem for problem in last["data"]["problems"]), last
+    assert [e["event"] for e in entries].count("audited") == 3  # two by the CLI, one by Airflow
