@@ -259,21 +259,35 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
 
 
 # -- commit ---------------------------------------------------------------------------------
-def _known_digests(path: Path, recorded: dict[str, Any] | None) -> Digests | None:
-    """A collector's digests of a staged file, if the file is still the one it wrote."""
+def _known_digests(recorded: dict[str, Any] | None) -> tuple[Digests, int, int] | None:
+    """A collector's digests of a staged file, with the inode and mtime it had then."""
     if not recorded:
         return None
     try:
-        st = path.stat()
-        if (st.st_size, st.st_ino, st.st_mtime_ns) != (
-            recorded["size"],
-            recorded["inode"],
-            recorded["mtime_ns"],
-        ):
-            return None
-        return Digests.from_dict(recorded)
-    except (OSError, KeyError, TypeError, ValueError):
+        return Digests.from_dict(recorded), int(recorded["inode"]), int(recorded["mtime_ns"])
+    except (KeyError, TypeError, ValueError):
         return None
+
+
+def _put_artifact(rt: Runtime, path: Path, artifact: StagedArtifact) -> tuple[Digests, str | None]:
+    """Store one staged file; its digests, and a problem if it changed since it was written.
+
+    The collector's digests (a hashing tee) are trusted only for the very file it wrote;
+    otherwise the store re-reads the file, and the digests are always those of the bytes
+    stored. A disagreement means the staged file changed after it was downloaded: it is
+    stored as found and the capture says so.
+    """
+    known = _known_digests(artifact.digests)
+    if known is None:
+        return rt.store.put_file(path), None
+    expected, inode, mtime_ns = known
+    digests = rt.store.put_hashed_file(path, expected, inode=inode, mtime_ns=mtime_ns)
+    if digests == expected:
+        return digests, None
+    return digests, (
+        f"{artifact.name} changed after it was downloaded: stored as found "
+        f"(sha256 {digests.sha256}; as downloaded {expected.sha256})"
+    )
 
 
 def _store_artifacts(
@@ -290,8 +304,9 @@ def _store_artifacts(
                 reasons.append(f"artifact missing from staging: {artifact.name}")
                 continue
             rt.progress(f"storing {artifact.name}")
-            known = _known_digests(path, artifact.digests)
-            digests = rt.store.put_hashed_file(path, known) if known else rt.store.put_file(path)
+            digests, problem = _put_artifact(rt, path, artifact)
+            if problem:
+                reasons.append(problem)
             by_name[artifact.name] = digests.sha256
             description = enricher.describe(path, artifact.media_type, artifact.role)
             entry: dict[str, Any] = {

@@ -7,10 +7,18 @@ written is also fed to ``hashing.crypto.MultiHasher`` (its digests run in their 
 threads). A record is kept only for a file written front to back in one go, and is
 keyed by device, inode, size and modification time, so a renamed ``.part`` file still
 matches and a file touched afterwards does not.
+
+Modification times come from a coarse clock: a write in the same clock tick as the last
+one written through the tee would leave the mtime unchanged. So on closing, the tee sets
+the file's mtime one nanosecond before what the kernel gave it (``seal``): any later
+write, and any later file reusing the inode, gets a time at least the original one and
+can no longer match the record. Whoever trusts a record still compares size, inode and
+mtime, and re-reads the file on any difference.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -64,6 +72,18 @@ class DigestBook:
         return written
 
 
+def seal(fd: int) -> os.stat_result:
+    """Move the file's mtime just before any time a later write could give it; its stat.
+
+    The kernel stamps a write with the current coarse time, which never goes below the
+    mtime read here, so the sealed value (strictly less) is never produced again by a write
+    (short of the wall clock being stepped back, or someone setting mtimes by hand).
+    """
+    st = os.fstat(fd)
+    os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
+    return os.fstat(fd)
+
+
 class HashingWriter:
     """A write-only stream that digests what it writes; anything but appending voids it."""
 
@@ -72,20 +92,37 @@ class HashingWriter:
         self._book = book
         self._hasher: MultiHasher | None = MultiHasher()
         if "a" in mode:  # resuming: the bytes already there come first
-            size = os.fstat(raw.fileno()).st_size
-            if size:
-                self._prefeed(raw.fileno(), size)
+            try:
+                self._prefeed()
+            except (OSError, ValueError):  # cannot tell what is there: no record
+                self._void()
 
-    def _prefeed(self, fd: int, size: int) -> None:
+    def _prefeed(self) -> None:
+        """Digest what an interrupted download left, reading the file by its name.
+
+        The stream itself is write-only; the name must still lead to the same inode, and
+        only the bytes present when it was opened count (appends land after them).
+        """
         assert self._hasher is not None
-        with open(os.dup(fd), "rb") as existing:
-            existing.seek(0)
-            left = size
+        mine = os.fstat(self._raw.fileno())
+        if not mine.st_size:
+            return
+        with open(self._raw.name, "rb") as existing:
+            theirs = os.fstat(existing.fileno())
+            if (theirs.st_dev, theirs.st_ino) != (mine.st_dev, mine.st_ino):
+                raise ValueError("the name no longer leads to the file being written")
+            left = mine.st_size
             for chunk in iter_chunks(existing):
                 self._hasher.update(chunk[:left])
                 left -= len(chunk)
                 if left <= 0:
                     break
+            if left > 0:
+                raise ValueError("the file shrank while it was read")
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
 
     def write(self, data: Any) -> Any:
         written = self._raw.write(data)
@@ -112,7 +149,8 @@ class HashingWriter:
         try:
             if self._hasher is not None:
                 self._raw.flush()
-                st = os.fstat(self._raw.fileno())
+                with contextlib.suppress(OSError):  # unsealed: no record, the file is re-read
+                    st = seal(self._raw.fileno())
         finally:
             self._raw.close()
         if self._hasher is not None:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hashing.crypto import Digests
-from preservation.errors import StorageError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
@@ -77,15 +76,15 @@ class Store(ABC):
     def put_file(self, path: Path) -> Digests:
         """Store a local file as a blob; return its digests (read once)."""
 
-    def put_hashed_file(self, path: Path, known: Digests) -> Digests:
+    def put_hashed_file(self, path: Path, known: Digests, *, inode: int, mtime_ns: int) -> Digests:
         """Store a local file whose digests were computed as it was written (a hashing tee).
 
-        Stores that read the file anyway (uploads) hash it again; both must agree.
+        ``inode`` and ``mtime_ns`` are the file's when it was hashed. The returned digests
+        always describe the stored bytes: stores that read the file anyway (uploads) hash it
+        again, and a store that would not must re-read it unless the file is provably the
+        one hashed. A caller that gets digests other than ``known`` learns the file changed.
         """
-        digests = self.put_file(path)
-        if digests != known:
-            raise StorageError(f"{path} changed after it was written: stored as {digests.sha256}")
-        return digests
+        return self.put_file(path)
 
     @abstractmethod
     def put_stream(self, stream: BinaryIO) -> Digests:

@@ -109,38 +109,35 @@ class FileStore(Store):
                 return self.put_stream(stream)
         return digests
 
-    def put_hashed_file(self, path: Path, known: Digests) -> Digests:
+    def put_hashed_file(self, path: Path, known: Digests, *, inode: int, mtime_ns: int) -> Digests:
         """Link a staged file whose digests the collector computed while writing it.
 
-        Reading it again would only repeat those digests over the same page-cached bytes
-        (``DigestBook`` only vouches for a file with the same inode, size and mtime); it is
-        still made durable before it is named. Elsewhere it goes through ``put_file``.
+        Reading it again would only repeat those digests over the same page-cached bytes,
+        so it is not re-read when it is provably the file that was hashed: same inode, size
+        and mtime (``videocapture.tee`` seals the mtime so that any later write changes
+        it), checked after the fsync that makes it durable and just before it is named.
+        Anything else, or another filesystem, goes through ``put_file`` and is re-read.
         """
         path = Path(path)
         try:
-            st = path.stat()
-            if st.st_dev != self.root.stat().st_dev or st.st_size != known.size:
-                return super().put_hashed_file(path, known)
-            with open(path, "rb") as stream:
+            if path.stat().st_dev != self.root.stat().st_dev:
+                return self.put_file(path)
+            with open(path, "rb") as stream:  # durable before it is named
                 os.fsync(stream.fileno())
-            after = path.stat()
+                st = os.fstat(stream.fileno())
         except FileNotFoundError as exc:
             raise StorageError(f"staged file vanished: {path}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
-        if (st.st_size, st.st_mtime_ns, st.st_ino) != (
-            after.st_size,
-            after.st_mtime_ns,
-            after.st_ino,
-        ):
-            raise StorageError(f"{path} changed while it was being stored")
+        if (st.st_size, st.st_ino, st.st_mtime_ns) != (known.size, inode, mtime_ns):
+            return self.put_file(path)
         key = blob_key(known.sha256)
         try:
             self._publish(path, key, known.size)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
                 raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
-            return super().put_hashed_file(path, known)
+            return self.put_file(path)
         return known
 
     def put_stream(self, stream: BinaryIO) -> Digests:
