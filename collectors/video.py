@@ -39,7 +39,7 @@ from collectors.videocapture.item import ItemOutcome, capture_item, extract, vid
 from collectors.videocapture.listing import Entry, Plan, entries_from, plan_entries
 from collectors.videocapture.options import VideoOptions
 from collectors.videocapture.session import SeenArchive, YtdlpSession
-from collectors.videocapture.watchpage import capture_watch_page
+from collectors.videocapture.watchpage import WatchPages
 from preservation.errors import InputError, PolicyError
 
 COLLECTOR_VERSION = "1.0"
@@ -106,19 +106,22 @@ class VideoCollector(Collector):
                 "failed", [f"policy: {exc}"], tools=tools, network={"refused": [str(exc)]}
             )
         archive = SeenArchive(ctx.seen.captured_ids())
-        with YtdlpSession(
-            options,
-            ctx.policy,
-            ctx.log
-            if isinstance(ctx.log, logging.Logger)
-            else logging.getLogger("witnessbox.video"),
-            max_capture_bytes=ctx.settings.max_capture_bytes,
-            user_agent=ctx.settings.user_agent,
-            archive=archive,
-            extractors=self.extractors,
-            progress=ctx.progress,
-        ) as session:
-            capture = _Run(self, source, ctx, options, session).execute()
+        with (
+            YtdlpSession(
+                options,
+                ctx.policy,
+                ctx.log
+                if isinstance(ctx.log, logging.Logger)
+                else logging.getLogger("witnessbox.video"),
+                max_capture_bytes=ctx.settings.max_capture_bytes,
+                user_agent=ctx.settings.user_agent,
+                archive=archive,
+                extractors=self.extractors,
+                progress=ctx.progress,
+            ) as session,
+            WatchPages() as pages,
+        ):
+            capture = _Run(self, source, ctx, options, session, pages).execute()
         capture.tools = {**tools, **capture.tools}
         return capture
 
@@ -133,8 +136,10 @@ class _Run:
         ctx: CollectContext,
         options: VideoOptions,
         session: YtdlpSession,
+        pages: WatchPages,
     ) -> None:
         self.collector = collector
+        self.pages = pages
         self.source = source
         self.ctx = ctx
         self.options = options
@@ -193,7 +198,7 @@ class _Run:
             delay = self._wait_for(failure, delay)
             info = None  # extract again: signed media URLs may have expired meanwhile
         if self.options.watch_page and outcome.item_id and outcome.facts.get("webpage_url"):
-            pages, facts = capture_watch_page(
+            pages, facts = self.pages.capture(
                 outcome.facts["webpage_url"], self.source, self.ctx, item_token(outcome.item_id)
             )
             outcome.artifacts.extend(pages)

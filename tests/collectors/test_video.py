@@ -41,6 +41,7 @@ def test_direct_mp4_is_stored_byte_for_byte(harness: Harness, video_site: VideoS
     [clip] = media(result)
     assert clip.name == "clip/media.mp4" and clip.media_type == "video/mp4"
     assert sha256(harness.path(clip.name)) == sha256(video_site.kit.path("clip.mp4"))
+    assert clip.digests and clip.digests["sha256"] == sha256(video_site.kit.path("clip.mp4"))
     info = json.loads(harness.path("clip/info.json").read_text())
     assert info["_version"]["version"] == result.tools["yt-dlp"]
     assert result.platform["extractor"] == "generic"
@@ -76,6 +77,7 @@ def test_hls_stream_is_kept_as_the_segments_came(
     assert len(segments) >= 2
     served = hashlib.sha256(b"".join(s.read_bytes() for s in segments)).hexdigest()
     assert sha256(harness.path(stream.name)) == served
+    assert stream.digests and stream.digests["sha256"] == served  # fragments through the tee
     assert stream.platform["protocol"] == "m3u8_native"
 
 
@@ -379,18 +381,36 @@ def test_cookies_file_is_used_but_never_recorded(
     assert cookies.read_bytes() == before  # yt-dlp only ever saw a copy
 
 
-def test_watch_page_without_a_web_collector_is_recorded_as_skipped(
-    harness: Harness, video_site: VideoSite, collector
+def test_watch_page_is_captured_by_the_web_collector(
+    harness: Harness, video_site: VideoSite, collector, monkeypatch: pytest.MonkeyPatch
 ):
-    from collectors.registry import get_collector
-    from preservation.errors import InputError
+    from collectors.web import WebCollector
+    from preservation.warc import iter_records
 
-    try:
-        get_collector("web")
-    except InputError:
-        pass
-    else:
-        pytest.skip("the web collector is installed: see the pipeline tests")
+    closed: list[bool] = []
+    close = WebCollector.close
+    monkeypatch.setattr(WebCollector, "close", lambda self: closed.append(True) or close(self))
+    url = video_site.add_video_page("watched", media="/media/clip2.mp4")
+    result = harness.run(collector, url, watch_page=True)
+    assert result.status == "complete", result.reasons
+    page = result.platform["watch_page"]
+    assert page["status"] == "complete" and page["collector"] == "web", page
+    [warc] = [a for a in result.artifacts if a.name.endswith(".warc.gz")]
+    assert warc.name.startswith("watched-1/watch-page/")
+    uris = {r.uri for r in iter_records(harness.path(warc.name)) if r.type == "response"}
+    assert url in uris
+    [clip] = media(result)  # the video itself, as before
+    assert sha256(harness.path(clip.name)) == sha256(video_site.kit.path("clip2.mp4"))
+    assert closed == [True]  # the browser did not outlive the run
+
+
+def test_watch_page_without_a_web_collector_is_recorded_as_skipped(
+    harness: Harness, video_site: VideoSite, collector, monkeypatch: pytest.MonkeyPatch
+):
+    from collectors import registry
+
+    monkeypatch.delitem(registry.COLLECTORS, "web")
     result = harness.run(collector, video_site.url("/media/clip.mp4"), watch_page=True)
     assert result.status == "complete"
     assert result.platform["watch_page"]["status"] == "skipped"
+    assert len(media(result)) == 1

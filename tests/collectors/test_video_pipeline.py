@@ -20,7 +20,13 @@ from collectors.video import VideoCollector
 from preservation import manifest as manifests
 from preservation import watchlist
 from preservation.catalogue import Source, SourceItem
-from preservation.pipeline import Runtime, capture_source
+from preservation.pipeline import (
+    ARTIFACTS_DIR,
+    Runtime,
+    capture_source,
+    collect_into_staging,
+    commit_pending,
+)
 from preservation.storage import blob_key
 from tests.support import video_fixtures
 from tests.support.video_extractor import TEST_EXTRACTORS
@@ -106,6 +112,45 @@ def test_failed_entry_is_retried_by_the_next_run(rt: Runtime, video_site: VideoS
     second = capture_source(rt, source)
     assert second.status == "complete"
     assert _items(rt, source.id) == {"f1": "captured", "f2": "captured"}
+
+
+def test_stored_media_is_the_served_file_through_the_hashing_tee(
+    rt: Runtime, video_site: VideoSite, monkeypatch: pytest.MonkeyPatch
+):
+    reused: list[str] = []
+    put_hashed_file = rt.store.put_hashed_file
+
+    def spy(path, known, **stamp):
+        reused.append(Path(path).name)
+        return put_hashed_file(path, known, **stamp)
+
+    monkeypatch.setattr(rt.store, "put_hashed_file", spy)
+    source = _add(rt, video_site.url("/media/clip.mp4"))
+    outcome = capture_source(rt, source)
+    assert outcome.status == "complete", outcome.reasons
+    [media] = [a for a in _manifest(rt, outcome.manifest_key)["artifacts"] if a["role"] == "media"]
+    served = video_site.kit.path("clip.mp4").read_bytes()
+    assert media["sha256"] == hashlib.sha256(served).hexdigest()
+    assert media["sha512"] == hashlib.sha512(served).hexdigest()
+    assert media["md5"] == hashlib.md5(served).hexdigest()
+    assert _stored_sha(rt, media["sha256"]) == media["sha256"]
+    assert reused == ["media.mp4"]  # the tee's digests were used, not a second read
+
+
+def test_media_changed_after_download_is_stored_as_found(rt: Runtime, video_site: VideoSite):
+    source = _add(rt, video_site.url("/media/clip.mp4"))
+    staging = collect_into_staging(rt, source)
+    staged = staging / ARTIFACTS_DIR / "clip" / "media.mp4"
+    with open(staged, "r+b") as stream:  # same size, before the commit
+        stream.seek(100)
+        stream.write(b"altered")
+    altered = hashlib.sha256(staged.read_bytes()).hexdigest()
+    outcome = commit_pending(rt, staging)
+    assert outcome.status == "partial"
+    assert any("clip/media.mp4 changed after it was downloaded" in r for r in outcome.reasons)
+    [media] = [a for a in _manifest(rt, outcome.manifest_key)["artifacts"] if a["role"] == "media"]
+    assert media["sha256"] == altered  # the manifest describes the bytes stored
+    assert _stored_sha(rt, altered) == altered
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
