@@ -84,6 +84,46 @@ def seal(fd: int) -> os.stat_result:
     return os.fstat(fd)
 
 
+#: Bytes written between two background flushes to disk (see ``Writeback``).
+WRITEBACK_EVERY = 32 << 20
+
+
+class Writeback:
+    """Sends a file's bytes to disk in the background while it is still being written.
+
+    The store makes every blob durable (fsync) before naming it; for a large download
+    that would mean waiting, after the last byte arrived, for all of it to reach the disk.
+    Every ``WRITEBACK_EVERY`` bytes one ``fdatasync`` runs in a thread on a duplicate descriptor,
+    so the final fsync only has the tail left. Errors are left for that final fsync.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = os.dup(fd)
+        self._every = WRITEBACK_EVERY
+        self._since = 0
+        self._thread: threading.Thread | None = None
+
+    def _sync(self) -> None:
+        with contextlib.suppress(OSError):
+            os.fdatasync(self._fd)
+
+    def wrote(self, count: int) -> None:
+        self._since += count
+        if self._since < self._every or (self._thread and self._thread.is_alive()):
+            return
+        self._since = 0
+        self._thread = threading.Thread(target=self._sync, name="writeback", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class HashingWriter:
     """A write-only stream that digests what it writes; anything but appending voids it."""
 
@@ -91,6 +131,7 @@ class HashingWriter:
         self._raw = raw
         self._book = book
         self._hasher: MultiHasher | None = MultiHasher()
+        self._writeback = Writeback(raw.fileno())
         if "a" in mode:  # resuming: the bytes already there come first
             try:
                 self._prefeed()
@@ -126,9 +167,10 @@ class HashingWriter:
 
     def write(self, data: Any) -> Any:
         written = self._raw.write(data)
+        count = len(data) if written is None else written
         if self._hasher is not None:
-            count = len(data) if written is None else written
             self._hasher.update(memoryview(data)[:count] if count != len(data) else data)
+        self._writeback.wrote(count)
         return written
 
     def _void(self) -> None:
@@ -153,6 +195,7 @@ class HashingWriter:
                     st = seal(self._raw.fileno())
         finally:
             self._raw.close()
+            self._writeback.close()
         if self._hasher is not None:
             digests = self._hasher.finish()
             self._hasher = None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.videocapture import tee
 from collectors.videocapture.tee import DigestBook
 from hashing.crypto import Digests, digest_file
 from preservation.storage import blob_key
@@ -125,6 +126,21 @@ def test_a_resumed_download_counts_the_bytes_already_there(tmp_path: Path):
     _write(book, path, data[5_000_000:], mode="ab")
     assert _stamp(book, path)[0] == digest_file(path)
     assert path.read_bytes() == data
+
+
+def test_large_files_go_to_disk_while_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    synced: list[int] = []
+    fdatasync = os.fdatasync
+    monkeypatch.setattr(tee, "WRITEBACK_EVERY", 1 << 20)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: synced.append(fd) or fdatasync(fd))
+    book = DigestBook()
+    path = tmp_path / "media.mp4"
+    data = _payload(BIG)
+    before = len(os.listdir("/proc/self/fd"))
+    _write(book, path, data, chunk=256 << 10)
+    assert synced  # in the background, on a descriptor of its own...
+    assert len(os.listdir("/proc/self/fd")) == before  # ...closed with the stream
+    assert _stamp(book, path)[0] == digest_file(path) and path.read_bytes() == data
 
 
 def test_read_and_text_streams_are_left_alone(tmp_path: Path):
