@@ -97,6 +97,9 @@ def test_capture_command_stores_a_verified_web_capture(
     photo = next(a for a in artifacts.values() if a["platform"].get("url") == site.url("/img/photo.png"))
     assert blob(store, photo["key"]) == site.bodies["/img/photo.png"]
     assert photo["derived_from"] == artifacts["capture.warc.gz"]["sha256"]
+    assert photo["sha512"] and photo["md5"]
+    assert {p["algorithm"] for p in photo.get("perceptual", [])}, "media get perceptual hashes"
+    assert photo.get("metadata"), "media get exiftool metadata"
     record_ids = {r.record_id: r.uri for r in iter_records(warc)}
     assert record_ids[photo["platform"]["warc_record_id"]] == site.url("/img/photo.png")
     wacz = tmp_path / "stored.wacz"
