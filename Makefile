@@ -30,8 +30,11 @@ test: system venv lint
 demo: system venv
 	$(BIN)/python -m demo
 
+# One after another (never two at once: they compare timings); each prints its ratio last.
+BENCHES := ingest phash keyframes similar audit telegram video web
+
 bench: system venv
-	$(BIN)/python bench/ingest.py
+	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py; done
 
 clean-venv:
 	rm -rf $(VENV)

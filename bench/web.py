@@ -6,8 +6,10 @@ the same pages, measured in the same run. Both reuse one Chromium (same flags) a
 browser context per page; both take a full-page PNG screenshot. The capture additionally
 records every exchange through CDP, applies the network policy, scrolls, waits for network
 idle, and writes the WARC, WACZ, DOM, text, media and page info. Both loops run once to warm
-up before timing. Usage: python bench/web.py [--pages 50] [--rounds 1]. The ratio is printed
-last.
+up before timing, then alternate in blocks of ``--block`` pages (so load from other processes
+on the shared machine falls on both alike); each loop's time is the sum of its blocks. Every
+capture must come out ``complete``, else the run fails. Usage: python bench/web.py
+[--pages 50] [--rounds 1] [--block 10]. The PASS/FAIL line with the ratio is printed last.
 """
 
 from __future__ import annotations
@@ -69,35 +71,48 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--block", type=int, default=10)
     args = parser.parse_args()
     site = start_site()
     urls = [site.url(f"/pages/{n % 50}.html") for n in range(args.pages)]
     work = Path(tempfile.mkdtemp(prefix="witnessbox-bench-web-"))
     host = BrowserHost(Settings().chromium, launch_args())
     collector = WebCollector()
+    code = 1
     try:
         bare_loop(host, urls[:2])  # warm up: launch, first context
         capture_loop(collector, urls[:2], work)
         bare_times, capture_times = [], []
+        statuses: list[str] = []
         for _ in range(args.rounds):
-            bare_times.append(bare_loop(host, urls))
-            seconds, statuses = capture_loop(collector, urls, work)
-            capture_times.append(seconds)
-            if set(statuses) != {"complete"}:
-                print(f"warning: statuses {sorted(set(statuses))}")
+            bare_sum = capture_sum = 0.0
+            size = max(1, args.block)
+            for block in (urls[i : i + size] for i in range(0, len(urls), size)):
+                bare_sum += bare_loop(host, block)
+                seconds, got = capture_loop(collector, block, work)
+                capture_sum += seconds
+                statuses += got
+            bare_times.append(bare_sum)
+            capture_times.append(capture_sum)
         bare, capture = statistics.median(bare_times), statistics.median(capture_times)
-        print(f"pages:              {args.pages}")
+        rate, ratio = args.pages / capture * 60, capture / bare
+        incomplete = len(statuses) - statuses.count("complete")
+        print(f"pages:              {args.pages} x {args.rounds} round(s), blocks of {args.block}")
         print(f"bare visit+shot:    {bare:6.2f} s  ({args.pages / bare * 60:6.1f} pages/min)")
-        print(f"full capture:       {capture:6.2f} s  ({args.pages / capture * 60:6.1f} pages/min)")
+        print(f"full capture:       {capture:6.2f} s  ({rate:6.1f} pages/min)")
         print(f"per page:           bare {bare / args.pages * 1000:.0f} ms, capture "
               f"{capture / args.pages * 1000:.0f} ms")  # fmt: skip
-        print(f"ratio capture/bare: {capture / bare:.2f}")
+        print(f"captures not complete: {incomplete}")
+        ok = rate >= 40 and ratio <= 1.5 and incomplete == 0
+        print(f"{'PASS' if ok else 'FAIL'}: {rate:.1f} pages/min (target >= 40), "
+              f"ratio capture/bare {ratio:.2f} (target <= 1.50)")
+        code = 0 if ok else 1
     finally:
         collector.close()
         host.close()
         site.close()
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ class Settings:
     chromium: str = "/usr/bin/chromium"
     user_agent: str = ""
     signing_key: str = ""  # default: <home>/keys/signing.pem
+    # the key itself (PEM), e.g. from the Airflow connection witnessbox_signing; wins over the path
+    signing_key_pem: str = field(default="", repr=False, metadata=SECRET)
     tsa_urls: str = ""  # comma-separated RFC 3161 endpoints
     audit_sample: int = 200  # captures per scheduled fixity audit (0: every capture)
     telegram_api_id: str = ""

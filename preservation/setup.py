@@ -22,6 +22,20 @@ def _custody_init(settings: Settings, store: Any) -> dict[str, Any]:
 INIT_STEPS.append(_custody_init)
 
 
+def _retention_fact(settings: Settings, store: Any) -> str:
+    """Say plainly when nothing but permissions protects the evidence from deletion."""
+    if store.supports_retention:
+        if settings.retention_days == 0:
+            return "S3 Object Lock available, but retention_days is 0: objects are not locked"
+        return f"S3 Object Lock, {settings.retention_mode} for {settings.retention_days} days"
+    if settings.store.startswith("s3://"):
+        return (
+            "NONE: this bucket has no Object Lock, so anyone with its keys can delete "
+            "evidence (create the bucket with Object Lock enabled)"
+        )
+    return "none (filesystem: read-only files)"
+
+
 def initialise(settings: Settings) -> dict[str, Any]:
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.staging.mkdir(parents=True, exist_ok=True)
@@ -35,9 +49,7 @@ def initialise(settings: Settings) -> dict[str, Any]:
         "home": str(settings.home),
         "catalogue": settings.catalogue.split("@")[-1],
         "store": store.describe(),
-        "retention": "S3 Object Lock"
-        if store.supports_retention
-        else "none (filesystem: read-only files)",
+        "retention": _retention_fact(settings, store),
         "private_networks": "allowed" if settings.allow_private_networks else "refused",
     }
     for step in INIT_STEPS:

@@ -153,6 +153,8 @@ def signer_for(settings: Settings, create: bool | None = None) -> Signer:
     The key is created on first use only at the default path inside ``WITNESSBOX_HOME``: a
     configured path that is missing (an unmounted secret) is an error, never a new key.
     """
+    if settings.signing_key_pem:
+        return _signer_from_secret(settings.signing_key_pem)
     path = Path(settings.signing_key).expanduser()
     if create is None:
         create = path == default_key_path(settings)
@@ -169,8 +171,23 @@ def signer_for(settings: Settings, create: bool | None = None) -> Signer:
         return _cache[marker]
 
 
+def _signer_from_secret(pem: str) -> Signer:
+    """A key held as a secret (never written to disk here), cached by its digest."""
+    marker = ("pem", hash(hashlib.sha256(pem.encode()).digest()), 0)
+    with _cache_lock:
+        if marker not in _cache:
+            _cache[marker] = Signer.from_pem(
+                pem.encode(), origin="the signing key given as a secret (signing_key_pem)"
+            )
+        return _cache[marker]
+
+
 def init_step(settings: Settings, store: Store) -> dict[str, Any]:
     """``witnessbox init``: create the key (0600) and publish its public half."""
+    if settings.signing_key_pem:
+        signer = signer_for(settings)
+        signer.publish(store)
+        return {"signing_key": "given as a secret", "key_fingerprint": signer.fingerprint}
     path = Path(settings.signing_key).expanduser()
     existed = path.exists()
     signer = signer_for(settings, create=True)

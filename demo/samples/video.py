@@ -26,6 +26,7 @@ PAGE = """<!doctype html>
 </video>
 </body></html>
 """
+PREFERRED_PORT = 47362
 CAPTIONS = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nDemo clip, generated locally\n"
 
 
@@ -59,7 +60,10 @@ class _Quiet(SimpleHTTPRequestHandler):
 def start(workdir: Path) -> Sample:
     root = make_site(workdir / "video-sample")
     handler = functools.partial(_Quiet, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    try:  # a stable port keeps the same watchlist entry across demo runs
+        server = ThreadingHTTPServer(("127.0.0.1", PREFERRED_PORT), handler)
+    except OSError:  # taken: any free port will do
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True

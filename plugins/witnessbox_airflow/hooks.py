@@ -23,6 +23,7 @@ from preservation.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 S3_CONN_ID = "witnessbox_s3"
 TELEGRAM_CONN_ID = "witnessbox_telegram"
+SIGNING_CONN_ID = "witnessbox_signing"
 VARIABLE_PREFIX = "witnessbox_"
 
 
@@ -76,6 +77,9 @@ def airflow_overrides() -> dict[str, Any]:
             telegram_api_hash=telegram.password or "",
             telegram_session=_extra(telegram).get("session", ""),
         )
+    signing = _connection(SIGNING_CONN_ID)
+    if signing is not None and signing.password:
+        overrides["signing_key_pem"] = signing.password  # the Ed25519 private key, PEM
     for name in Settings.__dataclass_fields__:
         if "secret" in Settings.__dataclass_fields__[name].metadata:
             continue  # secrets only from connections or the environment

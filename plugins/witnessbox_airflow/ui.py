@@ -354,8 +354,37 @@ def _audits() -> list[dict[str, Any]]:
         ]
 
 
+@app.get("/api/custody")
+def api_custody(user: dict = Depends(current_user)) -> JSONResponse:
+    return JSONResponse(_custody())
+
+
+def _custody() -> dict[str, Any]:
+    """How much of the archive is sealed, and where the custody ledger stands."""
+    from sqlalchemy import distinct, func, select
+
+    from preservation.catalogue import Capture, LedgerEntry
+    from preservation.ids import isoformat
+    from preservation.timestamps import SealedCapture
+
+    with _runtime().catalogue.session() as session:
+        captures = session.scalar(select(func.count()).select_from(Capture)) or 0
+        sealed = session.scalar(select(func.count(distinct(SealedCapture.capture_id)))) or 0
+        newest = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(1)
+        head = session.scalars(newest).first()
+        return {
+            "captures": captures,
+            "sealed": sealed,
+            "unsealed": captures - sealed,
+            "ledger_head": head.seq if head else 0,
+            "ledger_last_event": head.event if head else None,
+            "ledger_last_at": isoformat(head.at) if head else None,
+        }
+
+
 @app.get("/audit", response_class=HTMLResponse)
 def audit_page(user: dict = Depends(current_user)) -> HTMLResponse:
+    custody = _custody()
     data = [
         [
             e(a["finished_at"][:19]),
@@ -366,7 +395,15 @@ def audit_page(user: dict = Depends(current_user)) -> HTMLResponse:
         ]
         for a in _audits()
     ]
-    note = "<p>Fixity audits re-read every blob and check digests, signatures and timestamps.</p>"
+    note = (
+        f"<p>{e(custody['captures'])} captures: {e(custody['sealed'])} sealed with a trusted "
+        f"timestamp, {e(custody['unsealed'])} waiting for the next seal. Custody ledger: "
+        f"{e(custody['ledger_head'])} entries, last {e(custody['ledger_last_event'] or '-')} "
+        f"at {e((custody['ledger_last_at'] or '-')[:19])}.</p>"
+        "<p>Fixity audits re-read every blob and check digests, signatures and timestamps "
+        "(<code>witnessbox verify --all</code>, or the <code>witnessbox_fixity_audit</code> "
+        "DAG).</p>"
+    )
     return page(
         "Audit", note + rows(data, ["Finished (UTC)", "Scope", "Objects", "Failed", "Problems"])
     )

@@ -111,6 +111,8 @@ def cmd_init(args: argparse.Namespace, app: Any) -> int:
 
     facts = initialise(app.settings)
     app.emit(facts, lambda: [print(f"{k}: {v}") for k, v in facts.items()])
+    if str(facts.get("retention", "")).startswith("NONE"):
+        app.warn(f"retention: {facts['retention']}")
     return 0
 
 

@@ -358,6 +358,8 @@ def test_each_capture_has_a_fresh_context(site: SiteServer, capture) -> None:
     assert icon.http_header("Cookie") == "session=witness-1"  # the raw request headers are kept
     # the second capture's first request carries no cookie from the first capture
     assert second.record("request", site.url("/cookie.html")).http_header("Cookie") is None
+    assert_archives_valid(first)
+    assert_archives_valid(second)
 
 
 def test_tls_facts_and_certificate_chain(tmp_path: Path, capture) -> None:
@@ -387,6 +389,7 @@ def test_pdf_option_adds_a_pdf_resource(site: SiteServer, capture) -> None:
     pdf = (captured.staging / "page.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
     assert captured.record("resource", f"urn:pdf:{site.url('/simple.html')}").payload == pdf
+    assert_archives_valid(captured)
 
 
 # -- replay ---------------------------------------------------------------------------------------

@@ -40,9 +40,22 @@ SCRIPT = textwrap.dedent(
     hostile = dict(form, url="http://169.254.169.254/latest/")
     out["hostile"] = client.post("/witnessbox/watchlist", data=hostile, cookies={"_token": admin}).text
     out["captures"] = client.get("/witnessbox/captures", cookies={"_token": admin}).status_code
-    out["audit"] = client.get("/witnessbox/audit", cookies={"_token": admin}).status_code
+    audit = client.get("/witnessbox/audit", cookies={"_token": admin})
+    out["audit"] = audit.status_code
+    out["audit_summary"] = "1 captures: 0 sealed" in audit.text
+    out["custody"] = client.get("/witnessbox/api/custody", headers={"Authorization": "Bearer " + admin}).json()
     out["unknown_capture"] = client.get("/witnessbox/captures/nope", cookies={"_token": admin}).status_code
     print("RESULT" + json.dumps(out))
+    """
+)
+
+
+CAPTURE_ONE = textwrap.dedent(
+    """
+    import collectors.registry as registry
+    from preservation.cli import main
+    registry.COLLECTORS["web"] = "tests.support.fake_collector:StaticCollectorWithPage"
+    raise SystemExit(main(["run"]))
     """
 )
 
@@ -54,6 +67,8 @@ def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
     witnessbox = str(Path(sys.executable).with_name("witnessbox"))
     subprocess.run([witnessbox, "watch", "add", "https://example.org/watched"], env=env, check=True,
                    capture_output=True)
+    # one capture for the audit page's custody summary (a fake collector: no network)
+    subprocess.run([sys.executable, "-c", CAPTURE_ONE], env=env, check=True, capture_output=True)
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
@@ -66,3 +81,6 @@ def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
     assert out["added_by"] == ["airflow:admin"]
     assert "network policy" in out["hostile"]
     assert out["captures"] == 200 and out["audit"] == 200 and out["unknown_capture"] == 404
+    assert out["audit_summary"], "the audit page summarises sealing"
+    assert out["custody"]["captures"] == 1 and out["custody"]["unsealed"] == 1
+    assert out["custody"]["ledger_head"] >= 2 and out["custody"]["ledger_last_event"]

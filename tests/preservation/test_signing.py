@@ -112,3 +112,28 @@ def test_a_crash_between_signature_and_manifest_is_completed_with_the_same_bytes
     data = rt.store.read_bytes(outcome.manifest_key)
     signing.verify_manifest_signature(rt.store, outcome.manifest_key, data)
     assert sigs[0] == outcome.manifest_key.replace(".json", ".sig")
+
+
+def test_a_key_given_as_a_secret_signs_and_is_never_written(wb_env, settings, capsys, monkeypatch):
+    """Production: the key comes from the Airflow connection or the environment, not a file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    monkeypatch.setenv("WITNESSBOX_SIGNING_KEY_PEM", pem)
+    code, out, err = cli(capsys, "init", "--json")
+    assert code == 0, err
+    facts = json.loads(out)
+    assert facts["key_fingerprint"] == signing.fingerprint(key.public_key())
+    assert facts["signing_key"] == "given as a secret"
+    assert not (settings.home / "keys" / "signing.pem").exists()
+    assert "PRIVATE KEY" not in out + err
+    # a garbled secret is a one-line configuration error, not a traceback or a new key
+    monkeypatch.setenv("WITNESSBOX_SIGNING_KEY_PEM", "-----BEGIN PRIVATE KEY-----\nnope\n")
+    signing._cache.clear()
+    code, out, err = cli(capsys, "init")
+    assert code != 0 and "signing_key_pem" in err and "Traceback" not in err
+    assert "nope" not in err

@@ -262,7 +262,7 @@ def _sparse_file(path: Path, size: int) -> str:
 def test_large_file_streams_in_bounded_memory(
     backend: Backend, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    size = 300 * MiB
+    size = 2 * 1024 * MiB  # the figure: a 2 GiB file, under 100 MiB RSS
     path = tmp_path / "big.bin"
     expected = _sparse_file(path, size)
     if backend.name == "file":

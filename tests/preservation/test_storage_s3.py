@@ -314,3 +314,20 @@ def test_ensure_bucket(seaweedfs) -> None:
     with pytest.raises(StorageError, match="without Object Lock"):
         seaweedfs.store(plain_name).ensure_bucket(object_lock=True)
     seaweedfs.store(plain_name).ensure_bucket()  # an existing bucket is accepted as it is
+
+
+def test_init_says_plainly_when_a_bucket_has_no_object_lock(seaweedfs, tmp_path: Path) -> None:
+    from preservation.settings import Settings
+    from preservation.setup import initialise
+
+    common = {
+        "home": tmp_path / "home",
+        "s3_endpoint": seaweedfs.endpoint,
+        "s3_access_key": seaweedfs.access_key,
+        "s3_secret_key": seaweedfs.secret_key,
+        "s3_secure": False,
+    }
+    plain = Settings(store=f"s3://{seaweedfs.make_bucket()}", **common)
+    assert initialise(plain)["retention"].startswith("NONE: this bucket has no Object Lock")
+    locked = Settings(store=f"s3://{seaweedfs.make_bucket(object_lock=True)}", **common)
+    assert initialise(locked)["retention"] == "S3 Object Lock, COMPLIANCE for 3650 days"
