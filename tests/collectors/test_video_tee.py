@@ -203,3 +203,16 @@ def test_store_reads_again_when_the_stamp_is_not_the_files(tmp_path: Path, store
         actual = store.put_hashed_file(path, wrong, inode=inode, mtime_ns=mtime_ns)
         assert actual == digest_file(path)
     assert not store.exists(blob_key("0" * 64))
+
+
+def test_stores_that_upload_hash_again_and_say_what_they_stored(tmp_path: Path, store: FileStore):
+    """The base ``Store.put_hashed_file`` (S3 and any other store) reads the file anyway."""
+    from preservation.storage.base import Store
+
+    path = tmp_path / "media.mp4"
+    path.write_bytes(_payload(1000))
+    st = path.stat()
+    stale = Digests(1000, "1" * 64, "1" * 128, "1" * 32)
+    actual = Store.put_hashed_file(store, path, stale, inode=st.st_ino, mtime_ns=st.st_mtime_ns)
+    assert actual == digest_file(path)
+    assert _stored_sha(store, actual.sha256) == actual.sha256
