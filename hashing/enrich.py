@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from preservation.closing import Closing
 from preservation.metadata import MetadataReader
 
 log = logging.getLogger(__name__)
@@ -72,22 +72,12 @@ def wants_metadata(kind: str | None, media_type: str) -> bool:
     return kind is not None or mt.startswith("audio/") or mt == "application/pdf"
 
 
-class Enricher:
+class Enricher(Closing):
     """Describes artifacts. Use as a context manager around one capture's artifacts."""
 
     def __init__(self, metadata: MetadataReader | None = None) -> None:
         self._reader = metadata if metadata is not None else MetadataReader()
 
-    def __enter__(self) -> Enricher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop helper processes."""

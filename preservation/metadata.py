@@ -34,11 +34,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from exiftool import ExifTool, ExifToolHelper
 from exiftool.exceptions import ExifToolNotRunning
+
+from preservation.closing import Closing
 
 COMMON_ARGS = ["-G1", "-a", "-n", "-api", "LargeFileSupport=1"]
 TIMEOUT_SECONDS = 30.0
@@ -131,7 +132,7 @@ class MetadataResult:
     notes: list[str] = field(default_factory=list)
 
 
-class MetadataReader:
+class MetadataReader(Closing):
     """One exiftool process for many files; start it lazily, ``close`` it when done."""
 
     def __init__(
@@ -147,16 +148,6 @@ class MetadataReader:
         self._version: str | None = None
         self.unavailable: str | None = None
 
-    def __enter__(self) -> MetadataReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _ensure(self) -> _Helper:
         if self._tool is None:

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 from typing import Any
 
 from collectors.videocapture.failures import clean_message
@@ -22,6 +21,7 @@ from collectors.videocapture.files import safe_part
 from collectors.videocapture.network import ConnectionGuard, GuardedYoutubeDL
 from collectors.videocapture.options import VideoOptions, ytdlp_params
 from collectors.videocapture.tee import DigestBook
+from preservation.closing import Closing
 from preservation.netpolicy import NetworkPolicy
 
 
@@ -120,7 +120,7 @@ def _safe_subtitle_names_pp() -> Any:
     return SafeNames()
 
 
-class YtdlpSession:
+class YtdlpSession(Closing):
     """A guarded YoutubeDL configured for one capture. Use as a context manager."""
 
     def __init__(
@@ -197,13 +197,3 @@ class YtdlpSession:
             shutil.rmtree(self._cookie_dir, ignore_errors=True)
             self._cookie_dir = None
 
-    def __enter__(self) -> YtdlpSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
