@@ -364,6 +364,7 @@ def link_artifacts(
     session: Session,
     artifacts: Iterable[dict[str, Any]],
     now: datetime | None = None,
+    index: SimilarityIndex | None = None,
     **options: Any,
 ) -> int:
     """``link_near_duplicates`` for every manifest artifact entry with perceptual hashes.
@@ -374,8 +375,8 @@ def link_artifacts(
     entries = [a for a in artifacts if a.get("perceptual")]
     if not entries:
         return 0
-    index = SimilarityIndex(session)
     session.flush()
+    index = index or SimilarityIndex(session)
     return sum(
         link_near_duplicates(session, a["sha256"], a["perceptual"], index=index, now=now, **options)
         for a in entries

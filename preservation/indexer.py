@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from hashing.live_index import LiveSimilarityIndex
+from hashing.live_index import forget as forget_live_index
 from hashing.search import SimilarityIndex, link_artifacts, link_near_duplicates
 from preservation import manifest as manifests
 from preservation.catalogue import (
@@ -206,7 +208,12 @@ def index_manifest(
     apply_items(session, source.id, capture.id, capture_info.get("items") or [], now)
     apply_source_state(session, source, manifest)
     if link:
-        _link_safely(session, lambda: link_artifacts(session, manifest["artifacts"], now=now))
+        _link_safely(
+            session,
+            lambda: link_artifacts(
+                session, manifest["artifacts"], now=now, index=LiveSimilarityIndex(session)
+            ),
+        )
     return capture
 
 
@@ -261,6 +268,7 @@ def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = Fals
         if wipe:
             for model in (SimilarLink, PerceptualHash, Artifact, Capture, SourceItem, Cursor):
                 session.execute(delete(model))
+        forget_live_index(catalogue.engine)
     for key in keys:
         report.manifests += 1
         try:
