@@ -8,12 +8,12 @@ is in the custody ledger either way.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from witnessbox_airflow.dag_factory import run_context
+from witnessbox_airflow.dag_factory import DAG_DEFAULTS, run_context
 from witnessbox_airflow.hooks import WitnessboxHook
 
 log = logging.getLogger("witnessbox.airflow.custody")
@@ -73,9 +73,7 @@ def seal_dag(schedule: timedelta = SEAL_SCHEDULE) -> Any:
     @dag(
         dag_id="witnessbox_seal",
         schedule=schedule,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
+        **DAG_DEFAULTS,
         tags=["witnessbox", "custody"],
         doc_md="Request RFC 3161 timestamps for every unsealed capture (one Merkle batch).",
     )
@@ -99,9 +97,7 @@ def fixity_audit_dag(schedule: timedelta = AUDIT_SCHEDULE) -> Any:
     @dag(
         dag_id="witnessbox_fixity_audit",
         schedule=schedule,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
+        **DAG_DEFAULTS,
         tags=["witnessbox", "custody"],
         params={
             "sample": Param(

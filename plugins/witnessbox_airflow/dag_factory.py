@@ -26,6 +26,12 @@ SCHEDULES = {
     "telegram": timedelta(minutes=10),
 }
 MAX_SOURCES_PER_RUN = 500
+#: What every witnessbox DAG shares: no backfill of missed runs, one run at a time.
+DAG_DEFAULTS: dict[str, Any] = {
+    "start_date": datetime(2026, 1, 1),
+    "catchup": False,
+    "max_active_runs": 1,
+}
 
 
 def run_context() -> dict[str, Any]:
@@ -81,9 +87,7 @@ def collection_dag(kind: str, schedule: timedelta | None = None) -> Any:
     @dag(
         dag_id=f"witnessbox_{kind}",
         schedule=schedule or SCHEDULES[kind],
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
+        **DAG_DEFAULTS,
         tags=["witnessbox", kind],
         doc_md=f"Collect every due **{kind}** source of the witnessbox watchlist once.",
     )

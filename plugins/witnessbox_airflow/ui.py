@@ -274,7 +274,7 @@ def capture_page(capture_id: str, user: dict = Depends(current_user)) -> HTMLRes
     from sqlalchemy.orm import selectinload
 
     from preservation.catalogue import Capture
-    from preservation.commands.core import capture_dict
+    from preservation.commands.core import CAPTURE_FACTS, capture_dict
 
     rt = _runtime()
     with rt.catalogue.session() as session:
@@ -285,22 +285,7 @@ def capture_page(capture_id: str, user: dict = Depends(current_user)) -> HTMLRes
             raise HTTPException(status_code=404, detail="unknown capture")
         c = capture_dict(capture)
     facts = rows(
-        [
-            [e(k), f"<code>{e(c[k])}</code>"]
-            for k in (
-                "id",
-                "status",
-                "url",
-                "kind",
-                "case",
-                "started_at",
-                "finished_at",
-                "collector",
-                "manifest_key",
-                "manifest_sha256",
-                "previous_capture_id",
-            )
-        ],
+        [[e(k), f"<code>{e(c[k])}</code>"] for k in CAPTURE_FACTS],
         ["Field", "Value"],
     )
     reasons = "".join(f'<p class="failed">{e(r)}</p>' for r in c["reasons"])

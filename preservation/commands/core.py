@@ -310,6 +310,22 @@ def cmd_run(args: argparse.Namespace, app: Any) -> int:
 
 
 # -- captures / show ------------------------------------------------------------------------
+#: The one-line facts of a capture, in the order ``show`` and the UI print them.
+CAPTURE_FACTS: tuple[str, ...] = (
+    "id",
+    "status",
+    "url",
+    "kind",
+    "case",
+    "started_at",
+    "finished_at",
+    "collector",
+    "manifest_key",
+    "manifest_sha256",
+    "previous_capture_id",
+)
+
+
 def capture_dict(capture: Any, with_artifacts: bool = True) -> dict[str, Any]:
     from preservation.ids import isoformat
 
@@ -407,19 +423,7 @@ def cmd_show(args: argparse.Namespace, app: Any) -> int:
     data["manifest"] = manifests.parse(rt.store.read_bytes(data["manifest_key"]))
 
     def human() -> None:
-        for key in (
-            "id",
-            "status",
-            "url",
-            "kind",
-            "case",
-            "started_at",
-            "finished_at",
-            "collector",
-            "manifest_key",
-            "manifest_sha256",
-            "previous_capture_id",
-        ):
+        for key in CAPTURE_FACTS:
             print(f"{key}: {data[key]}")
         for reason in data["reasons"]:
             print(f"reason: {reason}")
