@@ -37,10 +37,11 @@ import os, sys
 sys.path.insert(0, sys.argv[1])
 from collectors.base import Collector, CollectedCapture, StagedArtifact
 from hashing.enrich import Enricher
-from preservation import watchlist
-from preservation.netpolicy import NetworkPolicy
-from preservation.pipeline import capture_source, open_runtime
-from preservation.settings import load_settings
+from preservation.catalogue import watchlist
+from kernel.netpolicy import NetworkPolicy
+from preservation.pipeline import capture_source
+from preservation.runtime import open_runtime
+from kernel.settings import load_settings
 
 captures, per_capture, size = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 
@@ -67,9 +68,9 @@ AUDIT = """
 import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
-from preservation.audit import run_audit
-from preservation.pipeline import open_runtime
-from preservation.settings import load_settings
+from preservation.custody.audit import run_audit
+from preservation.runtime import open_runtime
+from kernel.settings import load_settings
 rt = open_runtime(load_settings())
 t1 = time.perf_counter()
 report = run_audit(rt, workers=int(sys.argv[2]))

@@ -36,7 +36,7 @@ print(json.dumps({"seconds": elapsed, "rss_kib": resource.getrusage(resource.RUS
 CHILD_INGEST = """
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[3])
-from preservation.storage.filesystem import FileStore
+from preservation.store.filesystem import FileStore
 path, store_dir, _, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 store = FileStore(store_dir)
 t = time.perf_counter()

@@ -24,9 +24,9 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hashing.live_index import LiveSimilarityIndex  # noqa: E402
-from hashing.search import QueryHash, SimilarityIndex  # noqa: E402
-from preservation.catalogue import Catalogue, PerceptualHash  # noqa: E402
+from preservation.catalogue.live_index import LiveSimilarityIndex  # noqa: E402
+from preservation.catalogue.models import Catalogue, PerceptualHash  # noqa: E402
+from preservation.catalogue.similarity import QueryHash, SimilarityIndex  # noqa: E402
 
 
 def _hex(rng: np.random.Generator, n: int) -> list[str]:

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
 sys.path.insert(0, str(ROOT))
 
-from collectors.telegram import TelegramCollector  # noqa: E402
-from preservation.settings import Settings  # noqa: E402
+from collectors.telegram.collector import TelegramCollector  # noqa: E402
+from kernel.settings import Settings  # noqa: E402
 from tests.support.telegram_fake import FakeTelegram  # noqa: E402
 from tests.support.telegram_harness import Harness  # noqa: E402
 

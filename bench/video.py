@@ -72,11 +72,13 @@ os.environ["WITNESSBOX_ALLOW_PRIVATE_NETWORKS"] = "1"
 t = time.perf_counter()
 import av, imagehash, pdqhash, scipy.fftpack  # what the enricher imports on first use
 imports = time.perf_counter() - t
-from collectors.video import VideoCollector
-from preservation import manifest as manifests, watchlist
-from preservation.catalogue import Source
-from preservation.pipeline import capture_source, open_runtime
-from preservation.settings import load_settings
+from collectors.video.collector import VideoCollector
+from preservation.formats import manifest as manifests
+from preservation.catalogue import watchlist
+from preservation.catalogue.models import Source
+from preservation.pipeline import capture_source
+from preservation.runtime import open_runtime
+from kernel.settings import load_settings
 
 rt = open_runtime(load_settings())
 

@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from collectors.base import CollectContext, SourceRef  # noqa: E402
-from collectors.web import WebCollector  # noqa: E402
-from collectors.webcapture.browser import BrowserHost  # noqa: E402
-from collectors.webcapture.options import WebOptions, launch_args  # noqa: E402
-from preservation.netpolicy import NetworkPolicy  # noqa: E402
-from preservation.settings import Settings  # noqa: E402
+from collectors.web.browser import BrowserHost  # noqa: E402
+from collectors.web.collector import WebCollector  # noqa: E402
+from collectors.web.options import WebOptions, launch_args  # noqa: E402
+from kernel.netpolicy import NetworkPolicy  # noqa: E402
+from kernel.settings import Settings  # noqa: E402
 from tests.support.web_site import start_site  # noqa: E402
 
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from preservation.netpolicy import NetworkPolicy
-from preservation.settings import Settings
+from kernel.netpolicy import NetworkPolicy
+from kernel.settings import Settings
 
 STATUSES = ("complete", "partial", "failed")
 ROLES = (

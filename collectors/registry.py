@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 
 from collectors.base import Collector
-from preservation.errors import InputError
+from kernel.errors import InputError
 
 COLLECTORS: dict[str, str] = {
-    "web": "collectors.web:WebCollector",
-    "video": "collectors.video:VideoCollector",
-    "telegram": "collectors.telegram:TelegramCollector",
+    "web": "collectors.web.collector:WebCollector",
+    "video": "collectors.video.collector:VideoCollector",
+    "telegram": "collectors.telegram.collector:TelegramCollector",
 }
 
 

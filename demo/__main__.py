@@ -104,7 +104,7 @@ def main() -> int:
 def custody_steps(env: dict[str, str]) -> bool:
     """custody: seal against a local RFC 3161 TSA, verify everything, check the ledger,
     and end with a table of captures, digests and verification status."""
-    from preservation.tsa_local import LocalTSA
+    from demo.tsa_local import LocalTSA
 
     # a stand-in TSA (openssl ts) on 127.0.0.1, its keys kept in the demo home
     tsa = LocalTSA(Path(env["WITNESSBOX_HOME"]) / "demo-tsa").start()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preservation.closing import Closing
-from preservation.metadata import MetadataReader
+from hashing.metadata import MetadataReader
+from kernel.closing import Closing
 
 log = logging.getLogger(__name__)
 

@@ -1,3 +1,5 @@
-"""Preservation: settings, storage, catalogue, manifests, pipeline and the CLI."""
+"""Preservation: the store, the catalogue, custody, manifests, the commit protocol and the CLI.
 
-__version__ = "0.1.0"
+Rooms, bottom to top: ``store`` and ``formats``; ``catalogue``; ``runtime``; ``custody``;
+``pipeline`` and ``reindex``; ``presentation``, ``queries`` and ``cli``.
+"""

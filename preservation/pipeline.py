@@ -14,7 +14,6 @@ Commit protocol (a crash at any point leaves no capture or a whole one):
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -23,9 +22,9 @@ import platform
 import shutil
 import socket
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,73 +33,26 @@ from sqlalchemy import or_, select
 from collectors.base import (
     CollectContext,
     CollectedCapture,
-    Collector,
     SourceRef,
     StagedArtifact,
 )
 from hashing.crypto import Digests
-from hashing.enrich import Enricher
-from preservation import __version__, signing
-from preservation import ledger as custody_ledger
-from preservation import manifest as manifests
-from preservation.catalogue import Capture, Catalogue, Cursor, Source, SourceItem
-from preservation.errors import InputError, StorageError, WitnessboxError
-from preservation.ids import isoformat, uuid7
-from preservation.indexer import index_manifest, parse_time
-from preservation.netpolicy import NetworkPolicy
-from preservation.settings import Settings
-from preservation.storage import Store, blob_key, open_store
+from kernel import __version__
+from kernel.errors import InputError, StorageError, WitnessboxError
+from kernel.ids import isoformat
+from preservation.catalogue.indexer import index_manifest, parse_time
+from preservation.catalogue.models import Capture, Catalogue, Cursor, Source, SourceItem
+from preservation.custody import ledger as custody_ledger
+from preservation.custody import signing
+from preservation.formats import manifest as manifests
+from preservation.runtime import Runtime, file_lock
+from preservation.store import blob_key
 
 log = logging.getLogger("witnessbox.pipeline")
 PENDING = "pending.json"
 ARTIFACTS_DIR = "files"
 #: Hooks run after a capture is committed (custody ledger, near-duplicate linking).
 AFTER_COMMIT: list[Callable[[Runtime, dict[str, Any], str], None]] = []
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Runtime:
-    """Everything a capture needs, built once per CLI command or DAG task."""
-
-    settings: Settings
-    store: Store
-    catalogue: Catalogue
-    policy: NetworkPolicy
-    clock: Callable[[], datetime] = _utcnow
-    new_id: Callable[[], str] = uuid7
-    run_context: dict[str, Any] = field(default_factory=dict)
-    progress: Callable[[str], None] = lambda message: None
-    enricher_factory: Callable[[], Enricher] = Enricher
-    collectors: dict[str, Collector] = field(default_factory=dict)
-
-    def collector(self, kind: str) -> Collector:
-        if kind not in self.collectors:
-            from collectors.registry import get_collector
-
-            self.collectors[kind] = get_collector(kind)
-        return self.collectors[kind]
-
-    def close(self) -> None:
-        for collector in self.collectors.values():
-            close = getattr(collector, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):
-                    close()
-        self.store.close()
-        self.catalogue.close()
-
-
-def open_runtime(settings: Settings, **kwargs: Any) -> Runtime:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    settings.staging.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store, **settings.s3_options())
-    catalogue = Catalogue.open(settings.catalogue)
-    policy = NetworkPolicy(allow_private=settings.allow_private_networks)
-    return Runtime(settings=settings, store=store, catalogue=catalogue, policy=policy, **kwargs)
 
 
 # -- outcome --------------------------------------------------------------------------------
@@ -169,23 +121,6 @@ def source_snapshot(source: Source) -> dict[str, Any]:
         "added_at": isoformat(source.added_at) if source.added_at else None,
         "note": source.note,
     }
-
-
-# -- locks ----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    """An advisory lock that dies with its process (so SIGKILL never leaves it held)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
 
 
 # -- collect ----------------------------------------------------------------------------------

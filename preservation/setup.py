@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from preservation.catalogue import Catalogue
-from preservation.settings import Settings
-from preservation.storage import open_store
+from kernel.settings import Settings
+from preservation.catalogue.models import Catalogue
+from preservation.store import open_store
 
 #: Extra initialisation steps (signing keys, ...) registered by other modules.
 INIT_STEPS: list[Any] = []
@@ -14,7 +14,7 @@ INIT_STEPS: list[Any] = []
 
 def _custody_init(settings: Settings, store: Any) -> dict[str, Any]:
     """custody: the installation's Ed25519 signing key (0600) and its public key object."""
-    from preservation.signing import init_step
+    from preservation.custody.signing import init_step
 
     return init_step(settings, store)
 

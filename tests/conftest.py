@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from preservation.settings import Settings, load_settings
+from kernel.settings import Settings, load_settings
 
 try:  # the SeaweedFS fixture, when the S3 backend's test support is present
     from tests.support.seaweedfs import seaweedfs  # noqa: F401
@@ -42,7 +42,7 @@ def private_ok(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[object]:
-    from preservation.pipeline import open_runtime
+    from preservation.runtime import open_runtime
 
     rt = open_runtime(settings)
     yield rt

@@ -26,8 +26,8 @@ def seal_new_captures() -> dict[str, Any]:
     """Seal every unsealed capture in one batch; skip quietly while no TSA is configured."""
     from airflow.exceptions import AirflowSkipException
 
-    from preservation import timestamps
-    from preservation.errors import CollectionError
+    from kernel.errors import CollectionError
+    from preservation.custody import timestamps
 
     rt = WitnessboxHook(run_context()).runtime()
     urls = timestamps.tsa_urls(rt.settings)
@@ -46,8 +46,8 @@ def seal_new_captures() -> dict[str, Any]:
 
 def audit_fixity(sample: int) -> dict[str, Any]:
     """Re-read and check ``sample`` random captures (0: all); fail naming each problem."""
-    from preservation.audit import run_audit
-    from preservation.errors import IntegrityError
+    from kernel.errors import IntegrityError
+    from preservation.custody.audit import run_audit
 
     rt = WitnessboxHook(run_context()).runtime()
     report = run_audit(rt, sample=sample or None, capture_id=None)

@@ -56,8 +56,8 @@ def find_due_sources(kind: str) -> list[str]:
 
 
 def capture_one(source_id: str) -> dict[str, Any]:
-    from preservation.catalogue import Source
-    from preservation.errors import CollectionError
+    from kernel.errors import CollectionError
+    from preservation.catalogue.models import Source
     from preservation.pipeline import capture_source
 
     rt = WitnessboxHook(run_context()).runtime()

@@ -18,7 +18,7 @@ import logging
 import os
 from typing import Any
 
-from preservation.settings import Settings, load_settings
+from kernel.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 S3_CONN_ID = "witnessbox_s3"
@@ -102,7 +102,7 @@ class WitnessboxHook:
         return load_settings(os.environ, **overrides)
 
     def runtime(self) -> Any:
-        from preservation.pipeline import open_runtime
+        from preservation.runtime import open_runtime
 
         if WitnessboxHook._runtime is None:
             WitnessboxHook._runtime = open_runtime(self.settings())

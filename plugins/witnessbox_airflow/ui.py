@@ -109,7 +109,7 @@ def index() -> RedirectResponse:
 
 @app.get("/api/watchlist")
 def api_watchlist(user: dict = Depends(current_user)) -> JSONResponse:
-    from preservation import watchlist
+    from preservation.catalogue import watchlist
 
     return JSONResponse(
         [watchlist.source_dict(s) for s in watchlist.list_sources(_runtime().catalogue)]
@@ -118,7 +118,7 @@ def api_watchlist(user: dict = Depends(current_user)) -> JSONResponse:
 
 @app.get("/watchlist", response_class=HTMLResponse)
 def watchlist_page(user: dict = Depends(current_user)) -> HTMLResponse:
-    from preservation import watchlist
+    from preservation.catalogue import watchlist
 
     csrf = csrf_for(user["token"])
     data = []
@@ -171,8 +171,8 @@ def watchlist_add(
     note: str = Form(""),
     csrf: str = Form(""),
 ) -> Any:
-    from preservation import watchlist
-    from preservation.errors import InputError
+    from kernel.errors import InputError
+    from preservation.catalogue import watchlist
 
     _check_csrf(user, csrf)
     rt = _runtime()
@@ -198,8 +198,8 @@ def watchlist_add(
 def watchlist_state(
     source_id: str, action: str, user: dict = Depends(current_user), csrf: str = Form("")
 ) -> Any:
-    from preservation import watchlist
-    from preservation.errors import InputError
+    from kernel.errors import InputError
+    from preservation.catalogue import watchlist
 
     _check_csrf(user, csrf)
     if action not in ("pause", "resume"):
@@ -216,8 +216,8 @@ def _captures(source: str | None, case: str | None, limit: int) -> list[dict[str
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from preservation.catalogue import Capture
-    from preservation.commands.core import capture_dict
+    from preservation.catalogue.models import Capture
+    from preservation.presentation import capture_dict
 
     with _runtime().catalogue.session() as session:
         query = select(Capture).options(selectinload(Capture.artifacts)).order_by(Capture.id.desc())
@@ -273,8 +273,8 @@ def capture_page(capture_id: str, user: dict = Depends(current_user)) -> HTMLRes
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from preservation.catalogue import Capture
-    from preservation.commands.core import CAPTURE_FACTS, capture_dict
+    from preservation.catalogue.models import Capture
+    from preservation.presentation import CAPTURE_FACTS, capture_dict
 
     rt = _runtime()
     with rt.catalogue.session() as session:
@@ -320,8 +320,8 @@ def api_audit(user: dict = Depends(current_user)) -> JSONResponse:
 def _audits() -> list[dict[str, Any]]:
     from sqlalchemy import select
 
-    from preservation.catalogue import AuditResult
-    from preservation.ids import isoformat
+    from kernel.ids import isoformat
+    from preservation.catalogue.models import AuditResult
 
     with _runtime().catalogue.session() as session:
         found = session.scalars(select(AuditResult).order_by(AuditResult.id.desc()).limit(100))
@@ -348,9 +348,9 @@ def _custody() -> dict[str, Any]:
     """How much of the archive is sealed, and where the custody ledger stands."""
     from sqlalchemy import distinct, func, select
 
-    from preservation.catalogue import Capture, LedgerEntry
-    from preservation.ids import isoformat
-    from preservation.timestamps import SealedCapture
+    from kernel.ids import isoformat
+    from preservation.catalogue.models import Capture, LedgerEntry
+    from preservation.custody.timestamps import SealedCapture
 
     with _runtime().catalogue.session() as session:
         captures = session.scalar(select(func.count()).select_from(Capture)) or 0

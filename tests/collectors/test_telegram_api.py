@@ -13,11 +13,11 @@ import pytest
 from telethon import errors
 from telethon.tl import types
 
-from collectors.telegram import TelegramCollector, choose_mode
-from collectors.telegramcapture.lock import LOCK_NAME
-from collectors.telegramcapture.options import TelegramOptions
-from preservation.errors import CollectionError, ConfigError, InputError
-from preservation.settings import Settings
+from collectors.telegram.collector import TelegramCollector, choose_mode
+from collectors.telegram.lock import LOCK_NAME
+from collectors.telegram.options import TelegramOptions
+from kernel.errors import CollectionError, ConfigError, InputError
+from kernel.settings import Settings
 from tests.support.telegram_fake import EPOCH, FakeTelegram, media_bytes
 from tests.support.telegram_harness import Harness, load_batches, stored_messages
 
@@ -465,7 +465,7 @@ def test_secrets_never_reach_artifacts_logs_or_results(harness, fake, caplog):
 
 
 def test_bad_session_string_is_a_config_error_that_hides_it(tmp_path):
-    from collectors.telegramcapture.client import TelethonPort
+    from collectors.telegram.client import TelethonPort
 
     settings = Settings(
         home=tmp_path,
@@ -497,7 +497,7 @@ def test_mode_follows_options_then_credentials(tmp_path):
 
 
 def test_api_mode_without_credentials_says_what_to_set(tmp_path):
-    from collectors.telegramcapture.client import TelethonPort
+    from collectors.telegram.client import TelethonPort
 
     with pytest.raises(ConfigError, match="WITNESSBOX_TELEGRAM_API_ID"):
         TelethonPort.connect(Settings(home=tmp_path))

@@ -11,7 +11,7 @@ import pytest
 from telethon import errors
 from telethon.tl import types
 
-from collectors.telegramcapture.client import (
+from collectors.telegram.client import (
     AccountUnusable,
     ChannelUnavailable,
     FileReferenceExpired,
@@ -19,9 +19,9 @@ from collectors.telegramcapture.client import (
     TelethonPort,
     translate,
 )
-from collectors.telegramcapture.normalise import json_safe, media_plan, message_record
-from preservation.errors import CollectionError
-from preservation.settings import Settings
+from collectors.telegram.normalise import json_safe, media_plan, message_record
+from kernel.errors import CollectionError
+from kernel.settings import Settings
 from tests.support.telegram_fake import FakeTelegram
 
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from collectors.telegramcapture import login
-from preservation.cli import main
-from preservation.errors import ConfigError, InputError
+from collectors.telegram import login
+from kernel.errors import ConfigError, InputError
+from preservation.cli.main import main
 
 SESSION = "1BQANOTREAL-session-string-SECRET=="
 

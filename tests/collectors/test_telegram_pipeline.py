@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from collectors.telegram import TelegramCollector
-from preservation import manifest as manifests
-from preservation import watchlist
-from preservation.catalogue import Cursor, Source, SourceItem
-from preservation.errors import StorageError
-from preservation.indexer import parse_time
-from preservation.netpolicy import NetworkPolicy
+from collectors.telegram.collector import TelegramCollector
+from kernel.errors import StorageError
+from kernel.netpolicy import NetworkPolicy
+from preservation.catalogue import watchlist
+from preservation.catalogue.indexer import parse_time
+from preservation.catalogue.models import Cursor, Source, SourceItem
+from preservation.formats import manifest as manifests
 from preservation.pipeline import capture_source, resume_pending
 from tests.support.telegram_fake import FakeTelegram, media_bytes
 from tests.support.telegram_preview_site import PreviewSite, photo
@@ -165,8 +165,8 @@ def test_unavailable_channel_is_a_failed_capture_with_a_clear_reason(rt_api, fak
 
 
 def test_preview_through_the_pipeline(private_ok, monkeypatch, wb_env):
-    from preservation.pipeline import open_runtime
-    from preservation.settings import load_settings
+    from kernel.settings import load_settings
+    from preservation.runtime import open_runtime
 
     site = PreviewSite().start()
     try:

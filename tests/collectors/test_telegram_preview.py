@@ -7,11 +7,11 @@ import json
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from collectors.telegram import TelegramCollector
-from collectors.telegramcapture.preview_html import parse_count, parse_preview_page
-from preservation.errors import PolicyError
-from preservation.netpolicy import NetworkPolicy
-from preservation.settings import Settings
+from collectors.telegram.collector import TelegramCollector
+from collectors.telegram.preview_html import parse_count, parse_preview_page
+from kernel.errors import PolicyError
+from kernel.netpolicy import NetworkPolicy
+from kernel.settings import Settings
 from tests.support.telegram_harness import Harness, load_batches, stored_messages
 from tests.support.telegram_preview_site import PreviewSite, jpeg, photo, video
 

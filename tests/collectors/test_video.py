@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.video import VideoCollector
-from preservation.errors import PolicyError
-from preservation.netpolicy import NetworkPolicy
+from collectors.video.collector import VideoCollector
+from kernel.errors import PolicyError
+from kernel.netpolicy import NetworkPolicy
 from tests.support import video_fixtures
 from tests.support.video_extractor import TEST_EXTRACTORS
 from tests.support.video_fixtures import Harness, sha256
@@ -384,8 +384,8 @@ def test_cookies_file_is_used_but_never_recorded(
 def test_watch_page_is_captured_by_the_web_collector(
     harness: Harness, video_site: VideoSite, collector, monkeypatch: pytest.MonkeyPatch
 ):
-    from collectors.web import WebCollector
-    from preservation.warc import iter_records
+    from collectors.formats.warc import iter_records
+    from collectors.web.collector import WebCollector
 
     closed: list[bool] = []
     close = WebCollector.close

@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from collectors.video import VideoCollector
-from preservation import manifest as manifests
-from preservation import watchlist
-from preservation.catalogue import Source, SourceItem
+from collectors.video.collector import VideoCollector
+from preservation.catalogue import watchlist
+from preservation.catalogue.models import Source, SourceItem
+from preservation.formats import manifest as manifests
 from preservation.pipeline import (
     ARTIFACTS_DIR,
-    Runtime,
     capture_source,
     collect_into_staging,
     commit_pending,
 )
-from preservation.storage import blob_key
+from preservation.runtime import Runtime
+from preservation.store import blob_key
 from tests.support import video_fixtures
 from tests.support.video_extractor import TEST_EXTRACTORS
 from tests.support.video_site import VideoSite

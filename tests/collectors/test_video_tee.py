@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from collectors.videocapture import tee
-from collectors.videocapture.tee import DigestBook
+from collectors.video import tee
+from collectors.video.tee import DigestBook
 from hashing.crypto import Digests, digest_file
-from preservation.storage import blob_key
-from preservation.storage import filesystem as filesystem_store
-from preservation.storage.filesystem import FileStore
+from preservation.store import blob_key
+from preservation.store import filesystem as filesystem_store
+from preservation.store.filesystem import FileStore
 
 BIG = 9 << 20  # past MultiHasher.PARALLEL_THRESHOLD: the digests run in their threads
 
@@ -207,7 +207,7 @@ def test_store_reads_again_when_the_stamp_is_not_the_files(tmp_path: Path, store
 
 def test_stores_that_upload_hash_again_and_say_what_they_stored(tmp_path: Path, store: FileStore):
     """The base ``Store.put_hashed_file`` (S3 and any other store) reads the file anyway."""
-    from preservation.storage.base import Store
+    from preservation.store.base import Store
 
     path = tmp_path / "media.mp4"
     path.write_bytes(_payload(1000))

@@ -26,11 +26,11 @@ from cryptography import x509
 from warcio.timeutils import iso_date_to_timestamp
 
 from collectors.base import CollectContext, CollectedCapture, SourceRef
-from collectors.web import WebCollector
-from preservation.errors import PolicyError
-from preservation.netpolicy import NetworkPolicy
-from preservation.settings import Settings
-from preservation.warc import WarcRecordView, iter_records
+from collectors.formats.warc import WarcRecordView, iter_records
+from collectors.web.collector import WebCollector
+from kernel.errors import PolicyError
+from kernel.netpolicy import NetworkPolicy
+from kernel.settings import Settings
 from tests.support.web_site import (
     APP_JS,
     CP1251_JS,

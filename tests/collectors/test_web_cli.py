@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from preservation.settings import load_settings
-from preservation.storage import open_store
-from preservation.storage.base import Store
-from preservation.warc import iter_records
+from collectors.formats.warc import iter_records
+from kernel.settings import load_settings
+from preservation.store import open_store
+from preservation.store.base import Store
 from tests.collectors.test_web import BIN, assert_wacz_valid
 from tests.support.web_site import SiteServer, start_site
 

@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
 CAPTURE_ONE = textwrap.dedent(
     """
     import collectors.registry as registry
-    from preservation.cli import main
+    from preservation.cli.main import main
     registry.COLLECTORS["web"] = "tests.support.fake_collector:StaticCollectorWithPage"
     raise SystemExit(main(["run"]))
     """

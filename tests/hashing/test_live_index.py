@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sqlalchemy import delete
 
-from hashing import live_index
-from hashing.live_index import LiveSimilarityIndex
-from hashing.search import QueryHash, SimilarityIndex
-from preservation.catalogue import Catalogue, PerceptualHash
+from preservation.catalogue import live_index
+from preservation.catalogue.live_index import LiveSimilarityIndex
+from preservation.catalogue.models import Catalogue, PerceptualHash
+from preservation.catalogue.similarity import QueryHash, SimilarityIndex
 
 
 def _add(session, rng: np.random.Generator, n: int, tag: str) -> list[str]:

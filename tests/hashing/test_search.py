@@ -10,7 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from hashing.perceptual import hash_image_file
-from hashing.search import (
+from kernel.errors import InputError
+from kernel.netpolicy import NetworkPolicy
+from kernel.settings import load_settings
+from preservation.catalogue import watchlist
+from preservation.catalogue.models import SimilarLink
+from preservation.catalogue.similarity import (
     SimilarityIndex,
     find_similar,
     link_artifacts,
@@ -18,14 +23,10 @@ from hashing.search import (
     links_of,
     parse_hash,
 )
-from preservation import manifest as manifests
-from preservation import watchlist
-from preservation.catalogue import SimilarLink
-from preservation.cli import main
-from preservation.errors import InputError
-from preservation.netpolicy import NetworkPolicy
-from preservation.pipeline import capture_source, open_runtime
-from preservation.settings import load_settings
+from preservation.cli.main import main
+from preservation.formats import manifest as manifests
+from preservation.pipeline import capture_source
+from preservation.runtime import open_runtime
 from tests.support.fake_collector import StaticCollector
 from tests.support.hashing_media import brightened, make_clip, resized, save_jpeg, scene
 
@@ -207,7 +208,7 @@ def test_pipeline_links_near_duplicates_never_merges(archive) -> None:
 
 
 def test_reindex_restores_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from preservation.indexer import reindex
+    from preservation.reindex import reindex
 
     monkeypatch.setenv("WITNESSBOX_HOME", str(tmp_path / "home"))
     rt = open_runtime(load_settings())

@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 
-from preservation.audit import run_audit
-from preservation.errors import IntegrityError
-from preservation.ledger import ledger_for
-from preservation.storage import blob_key
+from kernel.errors import IntegrityError
+from preservation.custody.audit import run_audit
+from preservation.custody.ledger import ledger_for
+from preservation.store import blob_key
 from tests.support.custody_helpers import capture, cli, flip_byte, store_path, writable
 
 

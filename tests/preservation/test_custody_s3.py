@@ -14,9 +14,9 @@ import pytest
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 
-from preservation.ledger import ledger_key
-from preservation.settings import load_settings
-from preservation.signing import signature_key
+from kernel.settings import load_settings
+from preservation.custody.ledger import ledger_key
+from preservation.custody.signing import signature_key
 from tests.support import custody_tsa
 from tests.support.custody_helpers import capture, cli
 
@@ -29,7 +29,7 @@ def fails(out: str) -> list[str]:
 
 
 def _s3_runtime(seaweedfs, wb_env, monkeypatch, object_lock: bool):
-    from preservation.pipeline import open_runtime
+    from preservation.runtime import open_runtime
 
     bucket = seaweedfs.make_bucket(object_lock=object_lock)
     env = {

@@ -9,8 +9,8 @@ import os
 import bagit
 import pytest
 
-from preservation.export import safe_relpath
-from preservation.ledger import ledger_for
+from preservation.custody.export import safe_relpath
+from preservation.custody.ledger import ledger_for
 from tests.support import custody_tsa
 from tests.support.custody_helpers import capture, cli, flip_byte, store_path
 
@@ -134,7 +134,7 @@ def test_nested_artifact_names_export_inside_the_bag(runtime, capsys, tmp_path):
 
 
 def test_names_that_collide_once_made_safe_get_distinct_paths(tmp_path):
-    from preservation.export import _BagWriter
+    from preservation.custody.export import _BagWriter
 
     bag = _BagWriter(tmp_path)
     first = bag.claim(safe_relpath("a b.txt"), "aa" * 32)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from preservation import ledger as ledgers
-from preservation.indexer import reindex
-from preservation.ledger import GENESIS, ledger_for, ledger_key, verify_ledger
+from preservation.custody import ledger as ledgers
+from preservation.custody.ledger import GENESIS, ledger_for, ledger_key, verify_ledger
+from preservation.reindex import reindex
 from tests.support.custody_helpers import capture, cli, store_path, writable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_captures_are_recorded_as_a_hash_chain_mirrored_in_the_store(runtime, ca
 def test_entries_are_write_once(runtime):
     rt = runtime
     capture(rt, {"page.html": b"a"})
-    from preservation.errors import ObjectExistsError
+    from kernel.errors import ObjectExistsError
 
     with pytest.raises(ObjectExistsError):
         rt.store.put_bytes(ledger_key(1), b"{}")
@@ -142,9 +142,9 @@ APPENDER = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from preservation.settings import load_settings
-    from preservation.pipeline import open_runtime
-    from preservation.ledger import ledger_for
+    from kernel.settings import load_settings
+    from preservation.runtime import open_runtime
+    from preservation.custody.ledger import ledger_for
     rt = open_runtime(load_settings())
     ledger = ledger_for(rt)
     for n in range({count}):

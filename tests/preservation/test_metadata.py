@@ -11,7 +11,7 @@ import pytest
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 
-from preservation.metadata import MetadataReader, iso_date, normalise
+from hashing.metadata import MetadataReader, iso_date, normalise
 from tests.support.hashing_media import make_clip, save_jpeg, scene
 
 EXIFTOOL = shutil.which("exiftool")

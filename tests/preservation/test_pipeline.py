@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy import func, select
 
 from collectors.base import ItemResult
-from preservation import manifest as manifests
-from preservation import watchlist
-from preservation.catalogue import Artifact, Capture, Cursor, SourceItem
-from preservation.indexer import reindex
-from preservation.netpolicy import NetworkPolicy
-from preservation.pipeline import capture_source, open_runtime, resume_pending, run_due
-from preservation.storage import blob_key
+from kernel.netpolicy import NetworkPolicy
+from preservation.catalogue import watchlist
+from preservation.catalogue.models import Artifact, Capture, Cursor, SourceItem
+from preservation.formats import manifest as manifests
+from preservation.pipeline import capture_source, resume_pending, run_due
+from preservation.reindex import reindex
+from preservation.runtime import open_runtime
+from preservation.store import blob_key
 from tests.support.fake_collector import StaticCollector, failing_collector
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,10 +176,11 @@ CRASH_SCRIPT = textwrap.dedent(
     import sys, time
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from preservation.settings import load_settings
-    from preservation.pipeline import open_runtime, capture_source
-    from preservation.catalogue import Source
-    from preservation.storage.filesystem import FileStore
+    from kernel.settings import load_settings
+    from preservation.pipeline import capture_source
+    from preservation.runtime import open_runtime
+    from preservation.catalogue.models import Source
+    from preservation.store.filesystem import FileStore
     from tests.support.fake_collector import StaticCollector
 
     class SlowStore(FileStore):
@@ -255,7 +257,7 @@ def test_manifest_is_write_once(runtime):
     source = add(rt)
     rt.collectors["web"] = StaticCollector({"p": b"x"})
     outcome = capture_source(rt, source)
-    from preservation.errors import ObjectExistsError
+    from kernel.errors import ObjectExistsError
 
     with pytest.raises(ObjectExistsError):
         rt.store.put_bytes(outcome.manifest_key, b"{}")

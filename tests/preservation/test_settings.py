@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from preservation.errors import ConfigError
-from preservation.settings import load_settings
+from kernel.errors import ConfigError
+from kernel.settings import load_settings
 
 
 def test_defaults_live_in_home(tmp_path):

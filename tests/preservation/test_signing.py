@@ -9,9 +9,9 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from preservation import manifest as manifests
-from preservation import signing
-from preservation.errors import ConfigError, IntegrityError
+from kernel.errors import ConfigError, IntegrityError
+from preservation.custody import signing
+from preservation.formats import manifest as manifests
 from preservation.pipeline import resume_pending
 from tests.support.custody_helpers import capture, cli, store_path, writable
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from preservation.errors import ObjectExistsError, StorageError
-from preservation.storage import Store, blob_key, open_store
+from kernel.errors import ObjectExistsError, StorageError
+from preservation.store import Store, blob_key, open_store
 
 MiB = 1 << 20
 REPO = Path(__file__).resolve().parents[2]
@@ -224,7 +224,7 @@ def test_describe_names_the_store(backend: Backend) -> None:
 RSS_SCRIPT = r"""
 import hashlib, json, sys
 from pathlib import Path
-from preservation.storage import blob_key, open_store
+from preservation.store import blob_key, open_store
 spec = json.loads(sys.argv[1])
 store = open_store(spec["url"], **spec["options"])
 digests = store.put_file(Path(spec["path"]))

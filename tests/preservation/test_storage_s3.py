@@ -17,10 +17,10 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from minio.retention import Retention
 
-import preservation.storage.s3 as s3mod
+import preservation.store.s3 as s3mod
 from hashing.crypto import digest_bytes
-from preservation.errors import ObjectExistsError, StorageError
-from preservation.storage import blob_key, open_store
+from kernel.errors import ObjectExistsError, StorageError
+from preservation.store import blob_key, open_store
 
 pytestmark = pytest.mark.s3
 MiB = 1 << 20
@@ -317,7 +317,7 @@ def test_ensure_bucket(seaweedfs) -> None:
 
 
 def test_init_says_plainly_when_a_bucket_has_no_object_lock(seaweedfs, tmp_path: Path) -> None:
-    from preservation.settings import Settings
+    from kernel.settings import Settings
     from preservation.setup import initialise
 
     common = {

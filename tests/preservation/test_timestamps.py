@@ -10,10 +10,10 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from preservation import merkle, timestamps
-from preservation.indexer import reindex
-from preservation.ledger import ledger_for
-from preservation.timestamps import SealedCapture, unsealed_captures
+from preservation.custody import merkle, timestamps
+from preservation.custody.ledger import ledger_for
+from preservation.custody.timestamps import SealedCapture, unsealed_captures
+from preservation.reindex import reindex
 from tests.support import custody_tsa
 from tests.support.custody_helpers import capture, cli, flip_byte, store_path, writable
 from tests.support.custody_tsa import dead_url

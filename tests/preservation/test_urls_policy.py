@@ -4,10 +4,10 @@ import ipaddress
 
 import pytest
 
-from preservation.errors import InputError, PolicyError
-from preservation.netpolicy import NetworkPolicy, address_problem, parse_literal
-from preservation.schedule import format_interval, parse_interval
-from preservation.urls import infer_kind, normalise_source, normalise_url, telegram_channel
+from kernel.errors import InputError, PolicyError
+from kernel.netpolicy import NetworkPolicy, address_problem, parse_literal
+from kernel.schedule import format_interval, parse_interval
+from kernel.urls import infer_kind, normalise_source, normalise_url, telegram_channel
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -9,8 +9,8 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from preservation.wacz import WaczPage, cdxj_lines, read_datapackage, verify_wacz, write_wacz
-from preservation.warc import CaptureWarcWriter, HttpExchange
+from collectors.formats.wacz import WaczPage, cdxj_lines, read_datapackage, verify_wacz, write_wacz
+from collectors.formats.warc import CaptureWarcWriter, HttpExchange
 
 WHEN = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from preservation.warc import (
+from collectors.formats.warc import (
     CaptureWarcWriter,
     HttpExchange,
     archive_response_headers,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from preservation.cli import main
+from preservation.cli.main import main
 
 VALID = [
     (["https://Example.ORG:443/news#top"], "web", "https://example.org/news"),
@@ -136,7 +136,7 @@ def test_usage_errors_are_one_line(wb_env, capsys):
 
 
 def test_captures_and_show_list_the_catalogue(wb_env, capsys, runtime):
-    from preservation import watchlist
+    from preservation.catalogue import watchlist
     from preservation.pipeline import capture_source
     from tests.support.fake_collector import StaticCollector
 

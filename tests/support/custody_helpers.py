@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from preservation import watchlist
-from preservation.cli import main
-from preservation.netpolicy import NetworkPolicy
+from kernel.netpolicy import NetworkPolicy
+from preservation.catalogue import watchlist
+from preservation.cli.main import main
 from preservation.pipeline import CaptureOutcome, capture_source
 from tests.support.fake_collector import StaticCollector
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from preservation.tsa_local import LocalTSA
+from demo.tsa_local import LocalTSA
 
 
 def _need_openssl() -> None:

@@ -14,7 +14,7 @@ from collectors.base import (
     SourceRef,
     StagedArtifact,
 )
-from preservation.errors import CollectionError
+from kernel.errors import CollectionError
 
 
 @dataclass

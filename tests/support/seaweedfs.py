@@ -122,7 +122,7 @@ class SeaweedFS:
         return options
 
     def store(self, bucket: str, prefix: str = "", **overrides: Any) -> Any:
-        from preservation.storage import open_store
+        from preservation.store import open_store
 
         url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
         return open_store(url, **self.store_options(**overrides))

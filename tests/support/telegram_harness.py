@@ -1,7 +1,7 @@
 """Runs the Telegram collector capture after capture, the way the pipeline does.
 
 Each run gets a fresh staging directory and capture id; after a run the harness applies the
-returned cursor and item states (as ``preservation.indexer.apply_items`` does) so the next
+returned cursor and item states (as ``preservation.catalogue.indexer.apply_items`` does) so the next
 run sees them through ``ctx.seen`` and ``ctx.cursor``. Tests through the real pipeline and
 catalogue live in ``test_telegram_pipeline.py``.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from collectors.base import CollectContext, CollectedCapture, SourceRef
-from collectors.telegram import TelegramCollector
-from preservation.netpolicy import NetworkPolicy
-from preservation.settings import Settings
+from collectors.telegram.collector import TelegramCollector
+from kernel.netpolicy import NetworkPolicy
+from kernel.settings import Settings
 
 
 class MemorySeen:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from collectors.base import CollectContext, CollectedCapture, ItemResult, SourceRef
-from preservation.ids import uuid7
-from preservation.netpolicy import NetworkPolicy
-from preservation.settings import Settings
+from kernel.ids import uuid7
+from kernel.netpolicy import NetworkPolicy
+from kernel.settings import Settings
 from tests.support.video_media import MediaKit, make_kit
 from tests.support.video_site import VideoSite, running_site
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from preservation.errors import PolicyError
-from preservation.netpolicy import NetworkPolicy
+from kernel.errors import PolicyError
+from kernel.netpolicy import NetworkPolicy
 
 BIG_SIZE = 50 * 1024 * 1024
 STALL_PREFIX = b"\x89PNG\r\n\x1a\n" + b"\0" * 1016  # what the stalled image sends before it hangs

@@ -1,0 +1,1 @@
+"""The catalogue: SQL models and migrations, manifest indexing, the watchlist, similarity."""

@@ -1,0 +1,1 @@
+"""The witnessbox command line: the entry point (``main``) and its command modules."""

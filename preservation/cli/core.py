@@ -1,0 +1,409 @@
+"""Core subcommands: init, watch, capture, run, captures, show, reindex."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from kernel.errors import InputError
+from preservation.presentation import CAPTURE_FACTS, capture_dict
+
+KINDS = ("web", "video", "telegram")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[common], help="create the home, catalogue and store")
+    p.set_defaults(handler=cmd_init)
+
+    watch = sub.add_parser("watch", parents=[common], help="manage the watchlist")
+    wsub = watch.add_subparsers(dest="watch_command", metavar="ACTION", parser_class=type(watch))
+    p = wsub.add_parser("add", parents=[common], help="watch a new source")
+    p.add_argument("url")
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--every", help="schedule: 30m, 6h, 1d, 1h30m (default depends on kind)")
+    p.add_argument("--tag", action="append", default=[], help="repeatable")
+    p.add_argument("--case", help="investigation id")
+    p.add_argument("--note")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="collector option, e.g. format=best, mode=preview",
+    )
+    p.set_defaults(handler=cmd_watch_add)
+    p = wsub.add_parser("list", parents=[common], help="list watched sources")
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--case")
+    p.add_argument("--all", action="store_true", help="include removed sources")
+    p.set_defaults(handler=cmd_watch_list)
+    for action, helptext in (
+        ("show", "show one source"),
+        ("pause", "stop collecting for now"),
+        ("resume", "collect again"),
+        ("remove", "stop collecting for good (captures stay)"),
+    ):
+        p = wsub.add_parser(action, parents=[common], help=helptext)
+        p.add_argument("id")
+        p.set_defaults(handler=cmd_watch_state, action=action)
+    p = wsub.add_parser("import", parents=[common], help="add sources from JSON, CSV or a URL list")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_watch_import)
+    p = wsub.add_parser("export", parents=[common], help="write the watchlist as JSON")
+    p.add_argument("file", help="path, or - for standard output")
+    p.set_defaults(handler=cmd_watch_export)
+    watch.set_defaults(handler=lambda args, app: _need_action(watch))
+
+    p = sub.add_parser("capture", parents=[common], help="capture one URL now")
+    p.add_argument("url")
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--tag", action="append", default=[])
+    p.add_argument("--case")
+    p.add_argument("--note")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(handler=cmd_capture)
+
+    p = sub.add_parser("run", parents=[common], help="collect every due source once")
+    p.add_argument("--source", help="only this source (even if not due)")
+    p.add_argument("--kind", choices=KINDS)
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("captures", parents=[common], help="list captures")
+    p.add_argument("--source")
+    p.add_argument("--case")
+    p.add_argument("--status", choices=("complete", "partial", "failed"))
+    p.add_argument("--limit", type=int, default=0)
+    p.set_defaults(handler=cmd_captures)
+
+    p = sub.add_parser("show", parents=[common], help="show one capture and its artifacts")
+    p.add_argument("capture_id")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("reindex", parents=[common], help="rebuild the catalogue from the store")
+    p.add_argument("--wipe", action="store_true", help="drop the capture index first")
+    p.set_defaults(handler=cmd_reindex)
+
+
+def _need_action(parser: argparse.ArgumentParser) -> int:
+    raise InputError(f"{parser.prog}: choose an action (see --help)")
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"bad option {pair!r}: use KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+# -- init -----------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace, app: Any) -> int:
+    from preservation.setup import initialise
+
+    facts = initialise(app.settings)
+    app.emit(facts, lambda: [print(f"{k}: {v}") for k, v in facts.items()])
+    if str(facts.get("retention", "")).startswith("NONE"):
+        app.warn(f"retention: {facts['retention']}")
+    return 0
+
+
+# -- watch ----------------------------------------------------------------------------------
+def cmd_watch_add(args: argparse.Namespace, app: Any) -> int:
+    from preservation.catalogue import watchlist
+
+    rt = app.runtime
+    spec = watchlist.validate_entry(
+        args.url,
+        rt.policy,
+        kind=args.kind,
+        every=args.every,
+        tags=args.tag,
+        case=args.case,
+        note=args.note,
+        options=parse_options(args.option),
+    )
+    source = watchlist.add_source(rt.catalogue, spec, app.settings.operator, rt.clock())
+    data = watchlist.source_dict(source)
+    app.emit(
+        data, lambda: print(f"{source.id}  {source.kind}  {source.url}  every {data['every']}")
+    )
+    return 0
+
+
+def _source_rows(sources: list[Any]) -> list[list[Any]]:
+    from preservation.catalogue import watchlist
+
+    rows = []
+    for s in sources:
+        d = watchlist.source_dict(s)
+        state = "removed" if d["removed_at"] else ("active" if d["active"] else "paused")
+        rows.append(
+            [
+                d["id"],
+                d["kind"],
+                state,
+                d["every"],
+                d["case"] or "",
+                ",".join(d["tags"]),
+                d["last_status"] or "-",
+                d["url"],
+            ]
+        )
+    return rows
+
+
+def cmd_watch_list(args: argparse.Namespace, app: Any) -> int:
+    from preservation.catalogue import watchlist
+    from preservation.presentation import table
+
+    sources = watchlist.list_sources(app.runtime.catalogue, args.kind, args.case, args.all)
+    app.emit(
+        [watchlist.source_dict(s) for s in sources],
+        lambda: (
+            table(
+                _source_rows(sources),
+                ["ID", "KIND", "STATE", "EVERY", "CASE", "TAGS", "LAST", "URL"],
+            )
+            if sources
+            else print("the watchlist is empty: witnessbox watch add URL")
+        ),
+    )
+    return 0
+
+
+def cmd_watch_state(args: argparse.Namespace, app: Any) -> int:
+    from preservation.catalogue import watchlist
+
+    rt = app.runtime
+    if args.action == "show":
+        with rt.catalogue.session() as session:
+            source = watchlist.get_source(session, args.id)
+        data = watchlist.source_dict(source)
+        data["captures"] = watchlist.capture_count(rt.catalogue, source.id)
+        app.emit(data, lambda: [print(f"{k}: {v}") for k, v in data.items()])
+        return 0
+    if args.action == "remove":
+        source = watchlist.set_state(rt.catalogue, args.id, active=False, removed_at=rt.clock())
+    else:
+        source = watchlist.set_state(rt.catalogue, args.id, active=args.action == "resume")
+    data = watchlist.source_dict(source)
+    word = {"pause": "paused", "resume": "resumed", "remove": "removed (its captures are kept)"}[
+        args.action
+    ]
+    app.emit(data, lambda: print(f"{source.id} {word}"))
+    return 0
+
+
+def cmd_watch_import(args: argparse.Namespace, app: Any) -> int:
+    from preservation.catalogue import watchlist
+
+    rt = app.runtime
+    report = watchlist.import_sources(
+        rt.catalogue, args.file, rt.policy, app.settings.operator, rt.clock()
+    )
+    data = {
+        "added": [watchlist.source_dict(s) for s in report.added],
+        "skipped": [{"url": u, "existing_id": i} for u, i in report.skipped],
+    }
+
+    def human() -> None:
+        print(f"added {len(report.added)} source(s), skipped {len(report.skipped)} already watched")
+        for url, existing in report.skipped:
+            print(f"  skipped {url} (already {existing})")
+
+    app.emit(data, human)
+    return 0
+
+
+def cmd_watch_export(args: argparse.Namespace, app: Any) -> int:
+    from preservation.catalogue import watchlist
+
+    data = (
+        json.dumps(watchlist.export_sources(app.runtime.catalogue), indent=2, ensure_ascii=False)
+        + "\n"
+    )
+    if args.file == "-":
+        sys.stdout.write(data)
+        return 0
+    out = Path(args.file).expanduser()
+    if out.exists():
+        raise InputError(f"{out} exists: choose a new file name")
+    try:
+        out.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}") from None
+    if not app.json:
+        print(f"wrote {out}")
+    return 0
+
+
+# -- capture / run --------------------------------------------------------------------------
+def _print_outcome(outcome: Any) -> None:
+    o = outcome
+    print(f"{o.capture_id}  {o.status}  {o.artifacts} artifact(s)  {o.source_id}")
+    for reason in outcome.reasons:
+        print(f"  {reason}", file=sys.stderr)
+
+
+def cmd_capture(args: argparse.Namespace, app: Any) -> int:
+    from preservation.catalogue import watchlist
+    from preservation.catalogue.models import Source
+    from preservation.pipeline import capture_source, resume_pending
+
+    rt = app.runtime
+    spec = watchlist.validate_entry(
+        args.url,
+        rt.policy,
+        kind=args.kind,
+        tags=args.tag,
+        case=args.case,
+        note=args.note,
+        options=parse_options(args.option),
+    )
+    resume_pending(rt)
+    with rt.catalogue.session.begin() as session:
+        source = watchlist.find_source(session, spec.kind, spec.url)
+        if source is None:  # a one-off capture: recorded as a paused watchlist entry
+            source = watchlist.insert_source(
+                session, spec, app.settings.operator, rt.clock(), active=False
+            )
+        elif spec.options:
+            source.options = {**(source.options or {}), **dict(spec.options)}
+    with rt.catalogue.session() as session:
+        source = session.get(Source, source.id)
+    outcome = capture_source(rt, source)
+    app.emit(outcome.as_dict(), lambda: _print_outcome(outcome))
+    return 1 if outcome.status == "failed" else 0
+
+
+def cmd_run(args: argparse.Namespace, app: Any) -> int:
+    from preservation.pipeline import run_due
+
+    outcomes, errors = run_due(app.runtime, kind=args.kind, source_id=args.source)
+
+    def human() -> None:
+        if not outcomes and not errors:
+            print("nothing due")
+        for outcome in outcomes:
+            _print_outcome(outcome)
+        for source_id, message in errors:
+            print(f"{source_id}: {message}", file=sys.stderr)
+
+    app.emit(
+        {
+            "captures": [o.as_dict() for o in outcomes],
+            "errors": [{"source_id": s, "error": m} for s, m in errors],
+        },
+        human,
+    )
+    failed = errors or any(o.status == "failed" for o in outcomes)
+    return 1 if failed else 0
+
+
+# -- captures / show ------------------------------------------------------------------------
+def cmd_captures(args: argparse.Namespace, app: Any) -> int:
+    from sqlalchemy.orm import selectinload
+
+    from preservation.catalogue.models import Capture
+    from preservation.presentation import table
+
+    with app.runtime.catalogue.session() as session:
+        query = select(Capture).options(selectinload(Capture.artifacts)).order_by(Capture.id.desc())
+        if args.source:
+            query = query.where(Capture.source_id == args.source)
+        if args.case:
+            query = query.where(Capture.case_id == args.case)
+        if args.status:
+            query = query.where(Capture.status == args.status)
+        if args.limit and args.limit > 0:
+            query = query.limit(args.limit)
+        captures = list(session.scalars(query))
+        rows = [capture_dict(c) for c in captures]
+    app.emit(
+        rows,
+        lambda: (
+            table(
+                [
+                    [
+                        r["id"],
+                        r["finished_at"][:19],
+                        r["status"],
+                        len(r["artifacts"]),
+                        r["source_id"],
+                        r["url"],
+                    ]
+                    for r in rows
+                ],
+                ["CAPTURE", "FINISHED", "STATUS", "FILES", "SOURCE", "URL"],
+            )
+            if rows
+            else print("no captures yet")
+        ),
+    )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, app: Any) -> int:
+    from sqlalchemy.orm import selectinload
+
+    from preservation.catalogue.models import Capture
+    from preservation.formats import manifest as manifests
+
+    rt = app.runtime
+    with rt.catalogue.session() as session:
+        capture = session.scalar(
+            select(Capture)
+            .options(selectinload(Capture.artifacts))
+            .where(Capture.id == args.capture_id)
+        )
+        if capture is None:
+            raise InputError(f"unknown capture: {args.capture_id}")
+        data = capture_dict(capture)
+    data["manifest"] = manifests.parse(rt.store.read_bytes(data["manifest_key"]))
+
+    def human() -> None:
+        for key in CAPTURE_FACTS:
+            print(f"{key}: {data[key]}")
+        for reason in data["reasons"]:
+            print(f"reason: {reason}")
+        print("artifacts:")
+        for a in data["artifacts"]:
+            print(f"  {a['role']:<12} {a['size']:>12}  {a['sha256']}  {a['name']}")
+
+    app.emit(data, human)
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, app: Any) -> int:
+    from preservation.reindex import reindex
+
+    rt = app.runtime
+    report = reindex(rt.store, rt.catalogue, rt.clock(), wipe=args.wipe)
+    data = {
+        "manifests": report.manifests,
+        "indexed": report.indexed,
+        "already_indexed": report.already,
+        "near_duplicate_links": report.links,
+        "problems": [str(p) for p in report.problems],
+    }
+
+    def human() -> None:
+        print(
+            f"{report.manifests} manifest(s): {report.indexed} indexed, "
+            f"{report.already} already indexed, {report.links} near-duplicate link(s)"
+        )
+        for problem in report.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+
+    app.emit(data, human)
+    return 1 if report.problems else 0

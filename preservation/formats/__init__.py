@@ -1,0 +1,1 @@
+"""Preservation formats: the provenance manifest and its JSON Schema."""

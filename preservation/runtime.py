@@ -1,0 +1,86 @@
+"""The runtime: settings, store, catalogue and network policy, opened once per command or task.
+
+It sits above the store and the catalogue and below custody and the commit protocol, which
+take a ``Runtime``; nothing it imports takes one back. ``file_lock`` is the host-local lock
+the ledger and the seal use to keep one writer per home.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collectors.base import Collector
+from hashing.enrich import Enricher
+from kernel.ids import uuid7
+from kernel.netpolicy import NetworkPolicy
+from kernel.settings import Settings
+from preservation.catalogue.models import Catalogue
+from preservation.store import Store, open_store
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """Everything a capture needs, built once per CLI command or DAG task."""
+
+    settings: Settings
+    store: Store
+    catalogue: Catalogue
+    policy: NetworkPolicy
+    clock: Callable[[], datetime] = _utcnow
+    new_id: Callable[[], str] = uuid7
+    run_context: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda message: None
+    enricher_factory: Callable[[], Enricher] = Enricher
+    collectors: dict[str, Collector] = field(default_factory=dict)
+
+    def collector(self, kind: str) -> Collector:
+        if kind not in self.collectors:
+            from collectors.registry import get_collector
+
+            self.collectors[kind] = get_collector(kind)
+        return self.collectors[kind]
+
+    def close(self) -> None:
+        for collector in self.collectors.values():
+            close = getattr(collector, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
+        self.store.close()
+        self.catalogue.close()
+
+
+def open_runtime(settings: Settings, **kwargs: Any) -> Runtime:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.staging.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.store, **settings.s3_options())
+    catalogue = Catalogue.open(settings.catalogue)
+    policy = NetworkPolicy(allow_private=settings.allow_private_networks)
+    return Runtime(settings=settings, store=store, catalogue=catalogue, policy=policy, **kwargs)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """An advisory lock that dies with its process (so SIGKILL never leaves it held)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -1,0 +1,234 @@
+"""The embedded default store: a directory on a local filesystem.
+
+Writes go to ``.tmp/`` inside the store and appear under their final key only through
+``os.link``, which is atomic and refuses to replace an existing name: that is the
+put-if-absent the whole commit protocol relies on. A staged file on the same filesystem
+is hashed once and hard-linked into place (no copy); from elsewhere it is copied through
+the hashing tee, so either way each byte is read once. Stored files are made read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from hashing.crypto import Digests, copy_and_digest, digest_file
+from kernel.errors import ObjectExistsError, StorageError
+from preservation.store.base import (
+    ObjectInfo,
+    Store,
+    blob_key,
+    check_key,
+    check_prefix,
+)
+
+READ_ONLY = 0o444
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    with contextlib.suppress(OSError):
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    return False
+
+
+class FileStore(Store):
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.url = f"file://{self.root}"
+        self._tmp = self.root / ".tmp"
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot use store directory {self.root}: {exc.strerror}") from exc
+
+    # -- paths ---------------------------------------------------------------------------
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _tmp_path(self) -> Path:
+        return self._tmp / f"{uuid.uuid4().hex}.part"
+
+    def _publish(self, tmp_or_source: Path, key: str, size: int) -> None:
+        """Give a complete file its final name unless the name exists (then check size)."""
+        final = self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(tmp_or_source, final)
+        except FileExistsError:
+            if final.stat().st_size != size:
+                raise StorageError(
+                    f"stored blob {key} has the wrong size: the store needs an audit"
+                ) from None
+            return
+        os.chmod(final, READ_ONLY)
+        _fsync_dir(final.parent)
+
+    # -- blobs ---------------------------------------------------------------------------
+    def put_file(self, path: Path) -> Digests:
+        path = Path(path)
+        try:
+            before = path.stat()
+            if before.st_dev != self.root.stat().st_dev:
+                with open(path, "rb") as stream:
+                    return self.put_stream(stream)
+            digests = digest_file(path)
+            with open(path, "rb") as stream:  # durable before it is named
+                os.fsync(stream.fileno())
+            after = path.stat()
+        except FileNotFoundError as exc:
+            raise StorageError(f"staged file vanished: {path}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+        if (before.st_size, before.st_mtime_ns, before.st_ino) != (
+            after.st_size,
+            after.st_mtime_ns,
+            after.st_ino,
+        ) or after.st_size != digests.size:
+            raise StorageError(f"{path} changed while it was being stored")
+        key = blob_key(digests.sha256)
+        try:
+            self._publish(path, key, digests.size)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
+            with open(path, "rb") as stream:  # linking refused: copy through the tee
+                return self.put_stream(stream)
+        return digests
+
+    def put_hashed_file(self, path: Path, known: Digests, *, inode: int, mtime_ns: int) -> Digests:
+        """Link a staged file whose digests the collector computed while writing it.
+
+        Reading it again would only repeat those digests over the same page-cached bytes,
+        so it is not re-read when it is provably the file that was hashed: same inode, size
+        and mtime (``videocapture.tee`` seals the mtime so that any later write changes
+        it), checked after the fsync that makes it durable and just before it is named.
+        Anything else, or another filesystem, goes through ``put_file`` and is re-read.
+        """
+        path = Path(path)
+        try:
+            if path.stat().st_dev != self.root.stat().st_dev:
+                return self.put_file(path)
+            with open(path, "rb") as stream:  # durable before it is named
+                os.fsync(stream.fileno())
+                st = os.fstat(stream.fileno())
+        except FileNotFoundError as exc:
+            raise StorageError(f"staged file vanished: {path}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+        if (st.st_size, st.st_ino, st.st_mtime_ns) != (known.size, inode, mtime_ns):
+            return self.put_file(path)
+        key = blob_key(known.sha256)
+        try:
+            self._publish(path, key, known.size)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
+            return self.put_file(path)
+        return known
+
+    def put_stream(self, stream: BinaryIO) -> Digests:
+        tmp = self._tmp_path()
+        try:
+            with open(tmp, "xb") as out:
+                digests = copy_and_digest(stream, out)
+                out.flush()
+                os.fsync(out.fileno())
+            self._publish(tmp, blob_key(digests.sha256), digests.size)
+            return digests
+        except OSError as exc:
+            raise StorageError(f"cannot write to store {self.root}: {exc.strerror}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    # -- named objects -------------------------------------------------------------------
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        final = self.path(key)
+        if final.exists():
+            if _same_bytes(final, data):
+                return
+            raise ObjectExistsError(f"{key} already exists with different content")
+        tmp = self._tmp_path()
+        try:
+            with open(tmp, "xb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                if not _same_bytes(final, data):
+                    raise ObjectExistsError(
+                        f"{key} already exists with different content"
+                    ) from None
+                return
+            os.chmod(final, READ_ONLY)
+            _fsync_dir(final.parent)
+        except ObjectExistsError:
+            raise
+        except OSError as exc:
+            raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    # -- reading -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        try:
+            stream = open(self.path(key), "rb")
+        except FileNotFoundError as exc:
+            raise StorageError(f"missing object: {key}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {key}: {exc.strerror}") from exc
+        with stream:
+            yield stream
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            st = self.path(key).stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot stat {key}: {exc.strerror}") from exc
+        return ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        check_prefix(prefix)
+        parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self.root / parent if parent else self.root
+        if not base.is_dir():
+            return
+        for key in self._walk(base, parent):
+            if key.startswith(prefix):
+                yield key
+
+    def _walk(self, directory: Path, rel: str) -> Iterator[str]:
+        """Keys in lexical order: a directory sorts as ``name/``, as its keys do."""
+        try:
+            entries = [(e.name + "/" if e.is_dir() else e.name, e) for e in os.scandir(directory)]
+        except OSError as exc:
+            raise StorageError(f"cannot list {directory}: {exc.strerror}") from exc
+        for sort_name, entry in sorted(entries):
+            if rel == "" and entry.name == ".tmp":
+                continue
+            key = f"{rel}/{entry.name}" if rel else entry.name
+            if sort_name.endswith("/"):
+                yield from self._walk(Path(entry.path), key)
+            else:
+                yield key
