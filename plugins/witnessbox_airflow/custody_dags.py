@@ -1,8 +1,11 @@
 """The custody DAGs: seal new captures with trusted timestamps, audit fixity on a schedule.
 
-They run the same functions as ``witnessbox seal`` and ``witnessbox verify``. A failed
-audit fails its task (red in the UI) and names every damaged object in the log; the result
-is in the custody ledger either way.
+They run the same functions as ``witnessbox seal`` and ``witnessbox verify``. The seal
+runs whenever a collection DAG publishes a capture on a ``witnessbox://captures/<kind>``
+asset (and hourly, for captures made outside Airflow). A failed audit or a broken ledger
+fails its task (red in the UI), names every damaged object in the log and calls the
+configured notifier (``witnessbox_airflow.notify``); the result is in the custody ledger
+either way. Settings that cannot work fail at once, without retries.
 """
 
 from __future__ import annotations
@@ -11,29 +14,42 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk.definitions.timetables.assets import AssetOrTimeSchedule
 
+from kernel.errors import ConfigError
+from witnessbox_airflow.collection import captures_asset, fail_now
 from witnessbox_airflow.dag_factory import DAG_DEFAULTS, run_context
 from witnessbox_airflow.hooks import WitnessboxHook
+from witnessbox_airflow.kinds import KINDS
+from witnessbox_airflow.notify import on_failure
 
 log = logging.getLogger("witnessbox.airflow.custody")
 
-SEAL_SCHEDULE = timedelta(hours=1)
+#: one custody run at a time: seals and audits append to the same ledger
+CUSTODY_DEFAULTS: dict[str, Any] = {**DAG_DEFAULTS, "max_active_runs": 1}
+SEAL_FALLBACK_CRON = "17 * * * *"  # hourly, for captures made outside Airflow
 AUDIT_SCHEDULE = timedelta(days=1)
 
 
 def seal_new_captures() -> dict[str, Any]:
     """Seal every unsealed capture in one batch; skip quietly while no TSA is configured."""
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from kernel.errors import CollectionError
     from preservation.custody import timestamps
 
-    rt = WitnessboxHook(run_context()).runtime()
-    urls = timestamps.tsa_urls(rt.settings)
-    if not urls:
-        raise AirflowSkipException("no TSA configured (variable witnessbox_tsa_urls)")
-    outcome = timestamps.seal(rt, urls, timestamps.trusted_roots(rt.settings))
+    try:
+        rt = WitnessboxHook(run_context()).runtime()
+        urls = timestamps.tsa_urls(rt.settings)
+        if not urls:
+            raise AirflowSkipException("no TSA configured (variable witnessbox_tsa_urls)")
+        roots = timestamps.trusted_roots(rt.settings)
+        if not roots:
+            raise ConfigError("no trusted TSA root: run `witnessbox seal --trust CA.pem` once")
+        outcome = timestamps.seal(rt, urls, roots)
+    except ConfigError as exc:
+        raise fail_now(exc) from None
     for problem in outcome.skipped:
         log.error("not sealed: %s", problem)
     for failure in outcome.failures:
@@ -45,12 +61,20 @@ def seal_new_captures() -> dict[str, Any]:
 
 
 def audit_fixity(sample: int) -> dict[str, Any]:
-    """Re-read and check ``sample`` random captures (0: all); fail naming each problem."""
+    """Re-read and check ``sample`` random captures (0: all) and the custody ledger; fail
+    naming each problem."""
     from kernel.errors import IntegrityError
     from preservation.custody.audit import run_audit
+    from preservation.custody.ledger import verify_ledger
+    from preservation.custody.timestamps import ledger_anchors
 
-    rt = WitnessboxHook(run_context()).runtime()
+    try:
+        rt = WitnessboxHook(run_context()).runtime()
+    except ConfigError as exc:
+        raise fail_now(exc) from None
     report = run_audit(rt, sample=sample or None, capture_id=None)
+    ledger = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+    record_ledger_check(rt, ledger, report.started_at)
     summary = {
         "scope": report.scope,
         "captures": len(report.captures),
@@ -59,21 +83,56 @@ def audit_fixity(sample: int) -> dict[str, Any]:
         "ok": report.ok,
         "problems": [str(p) for p in report.problems],
         "ledger_entry": report.ledger_seq,
+        "ledger_ok": ledger.ok,
+        "ledger_problems": [str(p) for p in ledger.problems],
     }
-    if not report.ok:
-        for problem in report.problems:
-            log.error("FAIL %s", problem)
+    for problem in report.problems:
+        log.error("FAIL %s", problem)
+    for problem in ledger.problems:
+        log.error("LEDGER %s", problem)
+    if not report.ok or not ledger.ok:
+        found = [*report.problems, *ledger.problems]
         raise IntegrityError(
-            f"fixity audit found {len(report.problems)} problem(s)", details=report.problems
+            f"fixity audit found {len(report.problems)} problem(s), custody ledger "
+            f"{len(ledger.problems)} problem(s)",
+            details=found,
         )
+    log.info(
+        "audit passed: %d capture(s), %d blob(s), ledger ok", len(report.captures), report.blobs
+    )
     return summary
 
 
-def seal_dag(schedule: timedelta = SEAL_SCHEDULE) -> Any:
+def record_ledger_check(rt: Any, ledger: Any, started_at: Any) -> None:
+    """Keep the ledger check beside the audits (scope ``ledger``) for the Audit page."""
+    from preservation.catalogue.models import AuditResult
+
+    with rt.catalogue.session.begin() as session:
+        session.add(
+            AuditResult(
+                started_at=started_at,
+                finished_at=rt.clock(),
+                scope="ledger",
+                checked=ledger.entries,
+                failed=len(ledger.problems),
+                details=[str(p) for p in ledger.problems],
+            )
+        )
+
+
+def seal_schedule() -> Any:
+    """New captures (any kind's asset) or hourly, whichever comes first."""
+    assets = [captures_asset(kind) for kind in KINDS]
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(SEAL_FALLBACK_CRON, timezone="UTC"), assets=assets
+    )
+
+
+def seal_dag(schedule: Any = None) -> Any:
     @dag(
         dag_id="witnessbox_seal",
-        schedule=schedule,
-        **DAG_DEFAULTS,
+        schedule=schedule or seal_schedule(),
+        **CUSTODY_DEFAULTS,
         tags=["witnessbox", "custody"],
         doc_md="Request RFC 3161 timestamps for every unsealed capture (one Merkle batch).",
     )
@@ -97,7 +156,7 @@ def fixity_audit_dag(schedule: timedelta = AUDIT_SCHEDULE) -> Any:
     @dag(
         dag_id="witnessbox_fixity_audit",
         schedule=schedule,
-        **DAG_DEFAULTS,
+        **CUSTODY_DEFAULTS,
         tags=["witnessbox", "custody"],
         params={
             "sample": Param(
@@ -114,7 +173,11 @@ def fixity_audit_dag(schedule: timedelta = AUDIT_SCHEDULE) -> Any:
         ),
     )
     def fixity() -> None:
-        @task(task_id="audit", execution_timeout=timedelta(hours=12))
+        @task(
+            task_id="audit",
+            execution_timeout=timedelta(hours=12),
+            on_failure_callback=on_failure,
+        )
         def audit() -> dict[str, Any]:
             chosen = get_current_context()["params"].get("sample")
             if chosen is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from witnessbox_airflow.ui import app
+from witnessbox_airflow.ui.app import app
 
 
 class WitnessboxPlugin(AirflowPlugin):

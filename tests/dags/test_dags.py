@@ -35,7 +35,7 @@ def test_dags_load_cleanly(airflow_env):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     for kind in ("web", "video", "telegram"):
-        assert result["dags"][f"witnessbox_{kind}"] == ["capture", "due_sources", "record"]
+        assert result["dags"][f"witnessbox_{kind}"] == ["capture", "check", "due_sources", "record"]
     assert result["dags"]["witnessbox_seal"] == ["seal"]
     assert result["dags"]["witnessbox_fixity_audit"] == ["audit"]
 
