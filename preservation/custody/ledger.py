@@ -48,6 +48,7 @@ EVENTS = (
     "failed-audit",
     "sealed",
     "exported",
+    "accessed",  # read through the UI (replicas helper: preservation/custody/access.py)
 )
 
 

@@ -56,6 +56,8 @@ def status(value: str | None) -> str:
 def rows(data: Iterable[Sequence[Any]], headers: Sequence[str], table_id: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in data)
+    if not body:
+        body = f'<tr><td colspan="{len(headers)}" class="muted">none</td></tr>'
     ident = f' id="{e(table_id)}"' if table_id else ""
     return f"<table{ident}><tr>{head}</tr>{body}</table>"
 

@@ -85,10 +85,13 @@ def render(
             actions = post_button(url(f"watchlist/{d['id']}/{verb}"), verb, csrf)
         if user.can("admin"):
             actions += post_button(url(f"watchlist/{d['id']}/remove"), "remove", csrf)
-        last = (
-            link(url(f"captures/{fact['last_capture']}"), d["last_status"] or "capture")
-            if fact["last_capture"]
-            else "-"
+        if fact["last_capture"]:
+            last = link(url(f"captures/{fact['last_capture']}"), d["last_status"] or "capture")
+            last = f'<span class="{e(d["last_status"])}">{last}</span> {when(d["last_capture_at"])}'
+        else:
+            last = '<span class="muted">never</span>'
+        due = (
+            "-" if not d["active"] else when(d["next_due_at"]) if d["next_due_at"] else "next tick"
         )
         table.append(
             [
@@ -98,8 +101,8 @@ def render(
                 e(d["every"]),
                 e(d["case"]),
                 e(", ".join(d["tags"])),
-                f'<span class="{e(d["last_status"])}">{last}</span> {when(d["last_capture_at"])}',
-                when(d["next_due_at"]) if d["active"] else "-",
+                last,
+                due,
                 f'<span class="failed">{fact["failures"]}</span>' if fact["failures"] else "0",
                 link(url("captures", source=d["id"]), d["url"]),
                 actions,
