@@ -173,6 +173,7 @@ class AirflowService:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: SIGINT reaches its workers
+                preexec_fn=_default_signals,
             )
         return self
 
@@ -230,6 +231,12 @@ class AirflowService:
             out.close()
         self.procs.clear()
         self.logs.clear()
+
+
+def _default_signals() -> None:
+    """A launcher started in the background ignores SIGINT; its parts must not inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _reap_group(pgid: int, grace: float = 5) -> None:
