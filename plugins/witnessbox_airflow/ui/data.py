@@ -57,7 +57,9 @@ def sources(session: Session, f: SourceFilter, limit: int = PAGE) -> tuple[int, 
         query = query.where(Source.last_status == "failed")
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = session.scalars(
-        query.order_by(Source.added_at.desc(), Source.id).offset(max(0, f.offset)).limit(limit)
+        query.order_by(Source.added_at.desc(), Source.id.desc())
+        .offset(max(0, f.offset))
+        .limit(limit)
     )
     return total, list(page)
 
