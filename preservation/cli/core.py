@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import InputError
+from kernel.schedule import tick_warning
 from preservation.presentation import CAPTURE_FACTS, STATUSES
 
 KINDS = ("web", "video", "telegram")
@@ -131,6 +132,9 @@ def cmd_watch_add(args: argparse.Namespace, app: Any) -> int:
         options=parse_options(args.option),
     )
     source = watchlist.add_source(rt.catalogue, spec, app.settings.operator, rt.clock())
+    warning = tick_warning(spec.kind, spec.schedule_seconds)
+    if warning:
+        app.warn(warning)
     data = watchlist.source_dict(source)
     app.emit(
         data, lambda: print(f"{source.id}  {source.kind}  {source.url}  every {data['every']}")
