@@ -10,7 +10,6 @@ try left staged. Configuration errors fail at once, without retries.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from kernel.errors import ConfigError, InputError
@@ -52,10 +51,11 @@ def run_context() -> dict[str, Any]:
     }
 
 
-def runtime() -> Any:
+def hook() -> Any:
+    """A hook for one task: its runtime is opened on first use and closed with the task."""
     from witnessbox_airflow.hooks import WitnessboxHook
 
-    return WitnessboxHook(run_context()).runtime()
+    return WitnessboxHook(run_context())
 
 
 def fail_now(exc: Exception) -> Exception:
@@ -78,14 +78,21 @@ def _entry(source: Any, forced: bool) -> dict[str, Any]:
 
 def pick_sources(kind: str, conf: dict[str, Any]) -> list[dict[str, Any]]:
     """Due sources, or ``{"source": ID}`` / ``{"all": true}`` from the run's config (now)."""
-    from preservation.catalogue.models import Source
-    from preservation.pipeline import due_sources, resume_pending
-
     try:
-        rt = runtime()
-        resume_pending(rt)  # captures whose worker died after collecting are completed first
+        with hook() as h:
+            return _pick(h.get_conn(), kind, conf)
     except ConfigError as exc:
         raise fail_now(exc) from None
+
+
+def _pick(rt: Any, kind: str, conf: dict[str, Any]) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from preservation.catalogue.models import Source
+    from preservation.pipeline import resume_pending
+    from preservation.runner import due_sources
+
+    resume_pending(rt)  # captures whose worker died after collecting are completed first
     if conf.get("source"):
         with rt.catalogue.session() as session:
             source = session.get(Source, str(conf["source"]))
@@ -95,14 +102,12 @@ def pick_sources(kind: str, conf: dict[str, Any]) -> list[dict[str, Any]]:
             raise AirflowFailException(f"no {kind} source {conf['source']!r} on the watchlist")
         return [_entry(source, True)]
     if conf.get("all"):
-        from sqlalchemy import select
-
         with rt.catalogue.session() as session:
             query = select(Source).where(
                 Source.kind == kind, Source.active.is_(True), Source.removed_at.is_(None)
             )
             return [_entry(s, True) for s in session.scalars(query.order_by(Source.added_at))]
-    return [_entry(s, False) for s in due_sources(rt, kind=kind)[:MAX_SOURCES_PER_RUN]]
+    return [_entry(s, False) for s in due_sources(rt, kind=kind, limit=MAX_SOURCES_PER_RUN)]
 
 
 def _skip(ctx: Any, source_id: str, why: str) -> Exception:
@@ -119,29 +124,14 @@ def capture_one(entry: dict[str, Any], asset: Any) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from preservation.catalogue.models import Source
-    from preservation.pipeline import capture_source, resume_pending
-
     ctx = get_current_context()
     source_id = entry["source_id"]
     try:
-        rt = runtime()
-        with rt.catalogue.session() as session:
-            source = session.get(Source, source_id)
-        if source is None or source.removed_at is not None:
-            raise _skip(ctx, source_id, "removed from the watchlist")
-        if not source.active and not entry.get("forced"):
-            raise _skip(ctx, source_id, "paused")
-        resumed = resume_pending(rt, source_id=source_id)  # what a previous try left staged
-        if resumed:
-            outcome = resumed[-1]
-        elif not entry.get("forced") and _captured_since_due(source, rt.clock()):
-            raise _skip(ctx, source_id, f"captured since this run began ({source.last_capture_at})")
-        else:
-            outcome = capture_source(rt, source)
+        with hook() as h:
+            source, outcome = _capture(h.get_conn(), ctx, entry)
     except ConfigError as exc:
         raise fail_now(exc) from None
-    except InputError as exc:  # another run holds the source's lock: it is being captured
+    except InputError as exc:  # e.g. removed between listing and capturing
         raise _skip(ctx, source_id, str(exc)) from None
     result = {**outcome.as_dict(), "url": source.url, "kind": source.kind}
     line = (
@@ -162,9 +152,27 @@ def capture_one(entry: dict[str, Any], asset: Any) -> dict[str, Any]:
     return result
 
 
-def _captured_since_due(source: Any, now: datetime) -> bool:
-    due = source.next_due_at
-    return due is not None and due.astimezone(UTC) > now
+def _capture(rt: Any, ctx: Any, entry: dict[str, Any]) -> tuple[Any, Any]:
+    """The source and its outcome; skips what is paused, removed, claimed or not due."""
+    from preservation.catalogue.models import Source
+    from preservation.pipeline import resume_pending
+    from preservation.runner import try_capture_source
+
+    source_id, forced = entry["source_id"], bool(entry.get("forced"))
+    with rt.catalogue.session() as session:
+        source = session.get(Source, source_id)
+    if source is None or source.removed_at is not None:
+        raise _skip(ctx, source_id, "removed from the watchlist")
+    if not source.active and not forced:
+        raise _skip(ctx, source_id, "paused")
+    resumed = resume_pending(rt, source_id=source_id)  # what a previous try left staged
+    if resumed:
+        return source, resumed[-1]
+    first_try = int(ctx["ti"].try_number or 1) <= 1
+    outcome = try_capture_source(rt, source_id, require_due=first_try and not forced)
+    if outcome is None:
+        raise _skip(ctx, source_id, "claimed by another worker, or captured since listed")
+    return source, outcome
 
 
 def summarise(picked: list[dict[str, Any]], results: list[dict[str, Any] | None]) -> dict[str, Any]:

@@ -37,19 +37,15 @@ def seal_new_captures() -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from kernel.errors import CollectionError
-    from preservation.custody import timestamps
+    from preservation.custody.timestamps import seal_configured
 
     try:
-        rt = WitnessboxHook(run_context()).runtime()
-        urls = timestamps.tsa_urls(rt.settings)
-        if not urls:
-            raise AirflowSkipException("no TSA configured (variable witnessbox_tsa_urls)")
-        roots = timestamps.trusted_roots(rt.settings)
-        if not roots:
-            raise ConfigError("no trusted TSA root: run `witnessbox seal --trust CA.pem` once")
-        outcome = timestamps.seal(rt, urls, roots)
-    except ConfigError as exc:
+        with WitnessboxHook(run_context()) as hook:
+            outcome = seal_configured(hook.get_conn())
+    except ConfigError as exc:  # e.g. no trusted TSA root: retrying cannot help
         raise fail_now(exc) from None
+    if outcome is None:
+        raise AirflowSkipException("no TSA configured (variable witnessbox_tsa_urls)")
     for problem in outcome.skipped:
         log.error("not sealed: %s", problem)
     for failure in outcome.failures:
@@ -69,12 +65,13 @@ def audit_fixity(sample: int) -> dict[str, Any]:
     from preservation.custody.timestamps import ledger_anchors
 
     try:
-        rt = WitnessboxHook(run_context()).runtime()
+        with WitnessboxHook(run_context()) as hook:
+            rt = hook.get_conn()
+            report = run_audit(rt, sample=sample or None, capture_id=None)
+            ledger = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+            record_ledger_check(rt, ledger, report.started_at)
     except ConfigError as exc:
         raise fail_now(exc) from None
-    report = run_audit(rt, sample=sample or None, capture_id=None)
-    ledger = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
-    record_ledger_check(rt, ledger, report.started_at)
     summary = {
         "scope": report.scope,
         "captures": len(report.captures),

@@ -27,8 +27,12 @@ from witnessbox_airflow.hooks import WitnessboxHook
 PAGE = 100
 
 
+#: The API server is one long-lived process: one hook, its runtime opened on first request.
+_HOOK = WitnessboxHook({"via": "airflow-ui"})
+
+
 def runtime() -> Any:
-    return WitnessboxHook({"via": "airflow-ui"}).runtime()
+    return _HOOK.get_conn()
 
 
 @dataclass
