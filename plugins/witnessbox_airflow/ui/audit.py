@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from kernel.ids import isoformat
+from preservation.queries import custody_summary, list_audits
 from witnessbox_airflow.ui import data
 from witnessbox_airflow.ui.auth import User, check_csrf, current_user, require
 from witnessbox_airflow.ui.captures import airflow_links
@@ -23,28 +23,14 @@ AUDIT_DAG = "witnessbox_fixity_audit"
 SHOWN_PROBLEMS = 10
 
 
-def _audit_dict(a: Any) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "started_at": isoformat(a.started_at),
-        "finished_at": isoformat(a.finished_at),
-        "scope": a.scope,
-        "checked": a.checked,
-        "failed": a.failed,
-        "details": list(a.details or []),
-    }
-
-
 @router.get("/api/audit")
 def api_audit(user: User = Depends(current_user)) -> JSONResponse:
-    with data.runtime().catalogue.session() as session:
-        return JSONResponse([_audit_dict(a) for a in data.audits(session, limit=100)])
+    return JSONResponse(list_audits(data.runtime().catalogue, limit=100))
 
 
 @router.get("/api/custody")
 def api_custody(user: User = Depends(current_user)) -> JSONResponse:
-    with data.runtime().catalogue.session() as session:
-        return JSONResponse(data.custody(session))
+    return JSONResponse(custody_summary(data.runtime().catalogue))
 
 
 def _problems(details: list[str]) -> str:
@@ -57,9 +43,10 @@ def _problems(details: list[str]) -> str:
 
 @router.get("/audit")
 def audit_page(request: Request, user: User = Depends(current_user)) -> Any:
-    with data.runtime().catalogue.session() as session:
-        custody = data.custody(session)
-        audits = data.audits(session)
+    catalogue = data.runtime().catalogue
+    custody = custody_summary(catalogue)
+    audits = [a for a in list_audits(catalogue, limit=40) if a["scope"] != "ledger"][:20]
+    with catalogue.session() as session:
         ledger = data.last_ledger_check(session)
         backlog = data.unsealed(session)
         troubled = data.troubled(session)
@@ -77,15 +64,14 @@ def audit_page(request: Request, user: User = Depends(current_user)) -> Any:
         action = '<p class="muted">Admins can start a full audit here.</p>'
     audit_rows = [
         [
-            when(a.finished_at),
-            e(a.scope),
-            e(a.checked),
-            f'<span class="{"failed" if a.failed or a.details else "complete"}">'
-            f"{e(a.failed)}</span>",
-            _problems(list(a.details or [])) or "-",
+            when(a["finished_at"]),
+            e(a["scope"]),
+            e(a["checked"]),
+            f'<span class="{"failed" if a["failed"] or a["details"] else "complete"}">'
+            f"{e(a['failed'])}</span>",
+            _problems(a["details"]) or "-",
         ]
         for a in audits
-        if a.scope != "ledger"
     ]
     if ledger is None:
         ledger_text = '<p class="muted">No ledger check yet (the audit DAG runs one).</p>'

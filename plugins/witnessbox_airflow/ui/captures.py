@@ -139,18 +139,26 @@ def _metadata(summary: dict[str, Any]) -> str:
     return "<br>".join(f"{e(k)}: <code>{e(v)}</code>" for k, v in items)
 
 
+def _capture_or_404(rt: Any, capture_id: str) -> dict[str, Any]:
+    from kernel.errors import InputError
+    from preservation.queries import get_capture
+
+    try:
+        return get_capture(rt.catalogue, capture_id)
+    except InputError:
+        raise HTTPException(status_code=404, detail=f"no capture {capture_id}") from None
+
+
 @router.get("/captures/{capture_id}")
 def capture_page(capture_id: str, user: User = Depends(current_user)) -> Any:
-    from preservation.presentation import CAPTURE_FACTS, capture_dict
+    from preservation.presentation import CAPTURE_FACTS
 
     rt = data.runtime()
+    c = _capture_or_404(rt, capture_id)
+    manifest = json.loads(rt.store.read_bytes(c["manifest_key"]))
+    run = dict(manifest.get("capture", {}).get("run") or {})
+    shas = [a["sha256"] for a in c["artifacts"]]
     with rt.catalogue.session() as session:
-        capture = data.capture(session, capture_id)
-        if capture is None:
-            raise HTTPException(status_code=404, detail=f"no capture {capture_id}")
-        c = capture_dict(capture)
-        run = dict(capture.run_context or {})
-        shas = [a["sha256"] for a in c["artifacts"]]
         hashes = data.perceptual(session, shas)
         dupes = data.near_duplicates(session, shas)
     facts = rows(
@@ -231,7 +239,6 @@ def capture_page(capture_id: str, user: User = Depends(current_user)) -> Any:
         if dupes
         else ('<p class="muted">No near-duplicates linked.</p>')
     )
-    manifest = json.loads(rt.store.read_bytes(c["manifest_key"]))
     prov = manifest.get("capture", {})
     provenance = rows(
         [
@@ -266,12 +273,11 @@ def capture_file(
     capture_id: str, name: str, inline: int = 0, user: User = Depends(current_user)
 ) -> StreamingResponse:
     rt = data.runtime()
-    with rt.catalogue.session() as session:
-        capture = data.capture(session, capture_id)
-        artifact = next((a for a in capture.artifacts if a.name == name), None) if capture else None
-        if artifact is None:
-            raise HTTPException(status_code=404, detail=f"no file {name!r} in capture {capture_id}")
-        sha256, media = artifact.sha256, artifact.media_type
+    c = _capture_or_404(rt, capture_id)
+    artifact = next((a for a in c["artifacts"] if a["name"] == name), None)
+    if artifact is None:
+        raise HTTPException(status_code=404, detail=f"no file {name!r} in capture {capture_id}")
+    sha256, media = artifact["sha256"], artifact["media_type"]
     key = blob_key(sha256)
     if rt.store.stat(key) is None:
         raise HTTPException(status_code=410, detail=f"{name} is missing from the store: audit it")

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, distinct, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy.orm import Session
 
 from preservation.catalogue.models import (
     Artifact,
     AuditResult,
     Capture,
-    LedgerEntry,
     PerceptualHash,
     SimilarLink,
     Source,
@@ -142,11 +141,6 @@ def artifact_counts(session: Session, ids: list[str]) -> dict[str, int]:
     return dict(session.execute(query).all())
 
 
-def capture(session: Session, capture_id: str) -> Capture | None:
-    query = select(Capture).options(selectinload(Capture.artifacts))
-    return session.scalar(query.where(Capture.id == capture_id))
-
-
 def perceptual(session: Session, sha256s: list[str]) -> dict[str, list[PerceptualHash]]:
     found: dict[str, list[PerceptualHash]] = {s: [] for s in sha256s}
     if sha256s:
@@ -186,27 +180,6 @@ def near_duplicates(session: Session, sha256s: list[str], limit: int = 50) -> li
             }
         )
     return out
-
-
-def audits(session: Session, limit: int = 20) -> list[AuditResult]:
-    return list(session.scalars(select(AuditResult).order_by(AuditResult.id.desc()).limit(limit)))
-
-
-def custody(session: Session) -> dict[str, Any]:
-    """How much of the archive is sealed, and where the custody ledger stands."""
-    from preservation.custody.timestamps import SealedCapture
-
-    total = session.scalar(select(func.count()).select_from(Capture)) or 0
-    sealed = session.scalar(select(func.count(distinct(SealedCapture.capture_id)))) or 0
-    head = session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(1)).first()
-    return {
-        "captures": total,
-        "sealed": sealed,
-        "unsealed": total - sealed,
-        "ledger_head": head.seq if head else 0,
-        "ledger_last_event": head.event if head else None,
-        "ledger_last_at": head.at.isoformat() if head else None,
-    }
 
 
 def unsealed(session: Session, limit: int = 20) -> list[Capture]:
