@@ -10,7 +10,9 @@ either way. Settings that cannot work fail at once, without retries.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from datetime import timedelta
 from typing import Any
 
@@ -118,10 +120,11 @@ def record_ledger_check(rt: Any, ledger: Any, started_at: Any) -> None:
 
 
 def seal_schedule() -> Any:
-    """New captures (any kind's asset) or hourly, whichever comes first."""
-    assets = [captures_asset(kind) for kind in KINDS]
+    """New captures of any kind (any one asset: ``a | b | c``; a list would wait for all)
+    or hourly, whichever comes first."""
+    any_capture = functools.reduce(operator.or_, (captures_asset(kind) for kind in KINDS))
     return AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(SEAL_FALLBACK_CRON, timezone="UTC"), assets=assets
+        timetable=CronTriggerTimetable(SEAL_FALLBACK_CRON, timezone="UTC"), assets=any_capture
     )
 
 

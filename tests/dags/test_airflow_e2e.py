@@ -134,8 +134,10 @@ def test_analyst_adds_scheduler_captures_admin_audits_in_a_real_browser(tmp_path
             run_link = row.query_selector("td:last-child a")
             assert run_link and run_link.get_attribute("href").startswith("/dags/witnessbox_web/runs/")
 
-            page.click(f"text={capture_id}")
-            page.wait_for_selector("#preview")
+            with page.expect_response(lambda r: "screenshot.png?inline=1" in r.url) as image:
+                page.click(f"text={capture_id}")
+            assert image.value.status == 200, (image.value.status, af.tail("api-server", 40))
+            page.wait_for_function("document.querySelector('#preview').complete")
             assert page.evaluate("document.querySelector('#preview').naturalWidth") > 100
             assert "screenshot.png" in page.inner_text("#artifacts")
             page.screenshot(path=str(shots / "capture.png"), full_page=False)
@@ -188,6 +190,11 @@ def test_analyst_adds_scheduler_captures_admin_audits_in_a_real_browser(tmp_path
             assert "digest-mismatch" in text
             assert "chain intact" in admin.inner_text("body")
             admin.screenshot(path=str(shots / "audit.png"), full_page=True)
+            deadline = time.monotonic() + 90  # the failure callback runs after the task failed
+            while not inbox.exists() and time.monotonic() < deadline:
+                time.sleep(1)
+            audit_logs = sorted((af.home / "logs").glob("dag_id=witnessbox_fixity_audit/**/*.log"))
+            assert inbox.exists(), [p.read_text()[-3000:] for p in audit_logs[-2:]]
             told = json.loads(inbox.read_text())  # the notifier was called by the failed task
             assert told["dag_id"] == "witnessbox_fixity_audit" and "failed" in told["subject"]
 
@@ -229,6 +236,12 @@ def test_analyst_adds_scheduler_captures_admin_audits_in_a_real_browser(tmp_path
             named = {t["task_id"]: t for t in tis["task_instances"]}
             assert named["capture"]["rendered_map_index"] == source_url
             assert af.api(f"dags/witnessbox_web/dagRuns/{urllib.parse.quote(run_id)}")["state"] == "success"
+            # the capture published an asset event, and witnessbox_seal ran on it
+            events = af.api("assets/events?limit=100")["asset_events"]
+            ours = [ev for ev in events if ev["extra"].get("capture_id") == capture_id]
+            assert ours and ours[0]["extra"]["status"] == "complete"
+            seal_runs = af.api("dags/witnessbox_seal/dagRuns?limit=50")["dag_runs"]
+            assert any(r["run_type"] == "asset_triggered" for r in seal_runs), seal_runs
     finally:
         site.close()
     if os.environ.get("WITNESSBOX_DOC_SCREENSHOTS") == "1":

@@ -197,3 +197,33 @@ def test_failed_capture_fails_its_task_once_and_the_run(airflow_env, tmp_path):
     run = shown["manifest"]["capture"]["run"]
     assert run["dag_id"] == "witnessbox_web" and run["task_id"] == "capture" and run["try_number"] == 1
     assert run["run_id"] and run["map_index"] in (0, 1) and run["airflow_version"].startswith("3.")
+
+
+@pytest.mark.slow
+def test_trigger_with_a_source_or_all_captures_now(airflow_env, tmp_path):
+    env = dict(airflow_env)
+    env["WITNESSBOX_HOME"] = str(tmp_path / "wb")
+    witnessbox = str(Path(sys.executable).with_name("witnessbox"))
+    ids = [json.loads(subprocess.run([witnessbox, "watch", "add", url, "--json"], env=env, check=True,
+                                     capture_output=True, text=True).stdout)["id"]
+           for url in ("https://example.org/one", "https://example.org/two")]
+    script = CUSTODY.replace("{dags!r}", repr(str(ROOT / "dags")))
+
+    def run(conf: dict) -> None:
+        proc = subprocess.run([sys.executable, "-c", script, "witnessbox_web", json.dumps(conf)], env=env,
+                              capture_output=True, text=True, timeout=600, cwd=str(ROOT))
+        assert "STATE success" in proc.stdout, (proc.stdout[-2000:], proc.stderr[-3000:])
+
+    def counts() -> dict[str, int]:
+        listing = json.loads(subprocess.run([witnessbox, "captures", "--json"], env=env, capture_output=True,
+                                            text=True, check=True).stdout)
+        return {i: sum(c["source_id"] == i for c in listing) for i in ids}
+
+    run({})
+    assert counts() == {ids[0]: 1, ids[1]: 1}
+    run({})  # nothing due
+    assert counts() == {ids[0]: 1, ids[1]: 1}
+    run({"source": ids[1]})  # now, although not due
+    assert counts() == {ids[0]: 1, ids[1]: 2}
+    run({"all": True})
+    assert counts() == {ids[0]: 2, ids[1]: 3}
