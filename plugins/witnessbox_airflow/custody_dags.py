@@ -139,10 +139,10 @@ def seal_dag(schedule: Any = None) -> Any:
     def sealing() -> None:
         @task(
             task_id="seal",
-            retries=6,
-            retry_delay=timedelta(minutes=5),
+            retries=6,  # only while no TSA answers: 30 s, 1 min, 2 min, ... at most 30 min
+            retry_delay=timedelta(seconds=30),
             retry_exponential_backoff=2.0,
-            max_retry_delay=timedelta(hours=2),
+            max_retry_delay=timedelta(minutes=30),
         )
         def seal() -> dict[str, Any]:
             return seal_new_captures()
