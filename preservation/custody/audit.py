@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
 
 from kernel.errors import InputError, IntegrityError, Problem, StorageError, read_problem
 from kernel.ids import isoformat
@@ -147,33 +147,29 @@ def _problem_dict(p: Problem) -> dict[str, str]:
 def _targets(
     rt: Runtime, capture_id: str | None, sample: int | None
 ) -> tuple[str, list[CaptureCheck], list[Problem]]:
-    with rt.catalogue.session() as session:
-        rows = [
-            (c.id, c.manifest_key, c.manifest_sha256, c.source_id, c.source_url)
-            for c in session.scalars(select(Capture).order_by(Capture.id))
-        ]
-    indexed = {r[0]: r for r in rows}
+    columns = (Capture.id, Capture.manifest_key, Capture.manifest_sha256, Capture.source_id,
+               Capture.source_url)  # fmt: skip
     problems: list[Problem] = []
-    if capture_id is not None:
-        if capture_id not in indexed:
-            raise InputError(f"unknown capture: {capture_id}")
-        chosen = [indexed[capture_id]]
-        scope = f"capture:{capture_id}"
-    else:
+    with rt.catalogue.session() as session:
+        if capture_id is not None:
+            row = session.execute(select(*columns).where(Capture.id == capture_id)).first()
+            if row is None:
+                raise InputError(f"unknown capture: {capture_id}")
+            chosen, scope = [tuple(row)], f"capture:{capture_id}"
+        elif sample is not None:
+            if sample < 1:
+                raise InputError("--sample needs a positive number")
+            chosen, scope = _sample(session, columns, sample), f"sample:{sample}"
+        else:
+            chosen = [tuple(r) for r in session.execute(select(*columns).order_by(Capture.id))]
+            scope = "all"
+    if scope == "all":
         # the store is the truth: a manifest the catalogue lacks is checked too
-        known_keys = {r[1] for r in rows}
+        known_keys = {r[1] for r in chosen}
         for key in rt.store.list("captures/"):
             if key.endswith("/manifest.json") and key not in known_keys:
                 parts = key.split("/")
-                rows.append((parts[-2], key, "", parts[1], ""))
-        chosen = rows
-        scope = "all"
-        if sample is not None:
-            if sample < 1:
-                raise InputError("--sample needs a positive number")
-            chosen = random.SystemRandom().sample(rows, min(sample, len(rows)))
-            chosen.sort()
-            scope = f"sample:{sample}"
+                chosen.append((parts[-2], key, "", parts[1], ""))
     checks = [
         CaptureCheck(cid, key, source_id=sid, url=url, manifest_sha256=digest)
         for cid, key, digest, sid, url in chosen
@@ -181,13 +177,48 @@ def _targets(
     return scope, checks, problems
 
 
-def _ledger_digests(rt: Runtime) -> dict[str, str]:
+def _sample(session: Any, columns: tuple[Any, ...], n: int) -> list[tuple[Any, ...]]:
+    """``n`` captures drawn uniformly, without reading the whole table.
+
+    SQLite: random points in the (dense, insertion-ordered) rowid range, each one index
+    lookup. Elsewhere: random positions in primary-key order (an index-only walk).
+    """
+    rng = random.SystemRandom()
+    total = session.scalar(select(func.count()).select_from(Capture)) or 0
+    picked: dict[str, tuple[Any, ...]] = {}
+    if session.get_bind().dialect.name == "sqlite":
+        rowid = literal_column("captures.rowid")
+        top = session.scalar(select(func.max(rowid)).select_from(Capture)) or 0
+        for _attempt in range(n * 20):
+            if len(picked) >= min(n, total):
+                break
+            row = session.execute(
+                select(*columns).where(rowid >= rng.randint(1, top)).order_by(rowid).limit(1)
+            ).first()
+            if row is not None:
+                picked.setdefault(row[0], tuple(row))
+    if len(picked) < min(n, total):
+        for offset in rng.sample(range(total), min(n, total)):
+            row = session.execute(select(*columns).order_by(Capture.id).offset(offset).limit(1))
+            for r in row:
+                picked.setdefault(r[0], tuple(r))
+                break
+    return sorted(picked.values())[:n]
+
+
+def _ledger_digests(rt: Runtime, keys: list[str] | None = None) -> dict[str, str]:
     """manifest key → the sha256 the ledger recorded when the manifest was stored."""
+    query = select(LedgerEntry.subject, LedgerEntry.data).where(LedgerEntry.event == "stored")
+    out: dict[str, str] = {}
     with rt.catalogue.session() as session:
-        rows = session.execute(
-            select(LedgerEntry.subject, LedgerEntry.data).where(LedgerEntry.event == "stored")
-        ).all()
-    return {subject: (data or {}).get("manifest_sha256", "") for subject, data in rows}
+        if keys is None:
+            batches = [session.execute(query).all()]
+        else:  # only the captures being checked: one indexed lookup per key
+            batches = [session.execute(query.where(LedgerEntry.subject.in_(keys[i : i + 500])))
+                       .all() for i in range(0, len(keys), 500)]  # fmt: skip
+    for rows in batches:
+        out.update({subject: (data or {}).get("manifest_sha256", "") for subject, data in rows})
+    return out
 
 
 # -- stage 1 ----------------------------------------------------------------------------------
@@ -289,10 +320,13 @@ def run_audit(
     progress = progress or rt.progress
     scope, checks, global_problems = _targets(rt, capture_id, sample)
     report = AuditReport(scope, rt.clock(), captures=checks)
-    recorded = _ledger_digests(rt)
+    everything = scope == "all"
+    recorded = _ledger_digests(rt, None if everything else [c.manifest_key for c in checks])
     keys: dict[str, Any] = {}
     blobs: dict[str, dict] = {}
-    expected_seals = sealed_batches(rt.catalogue)
+    expected_seals = sealed_batches(
+        rt.catalogue, None if everything else [c.capture_id for c in checks]
+    )
     seals = SealChecker(rt.store)
     progress(f"checking {len(checks)} manifest(s), signatures and seals")
     for check in checks:
