@@ -7,6 +7,7 @@ declare -A need=(
   [ffprobe]=ffmpeg
   [exiftool]=libimage-exiftool-perl
   [openssl]=openssl
+  [redis-server]=redis-server
 )
 missing=()
 for cmd in "${!need[@]}"; do
