@@ -83,6 +83,7 @@ def test_two_celery_workers_share_the_web_captures_and_every_capture_verifies(tm
                 assert {ti["state"] for ti in captures} == {"success"}
                 assert {ti["queue"] for ti in captures} == {"witnessbox_web"}
                 hosts = Counter(ti["hostname"] for ti in captures)
+                print("capture tasks per worker host:", dict(hosts))
                 assert set(hosts) == {"127.0.0.2", "127.0.0.3"}, hosts  # both workers captured
                 pgids = [p.pid for p in af.procs.values()]
                 assert listening(pgids) <= {"127.0.0.1", "127.0.0.2", "127.0.0.3"}
