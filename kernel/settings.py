@@ -48,6 +48,10 @@ class Settings:
     telegram_session: str = field(default="", repr=False, metadata=SECRET)
     telegram_preview_url: str = "https://t.me/s/"
     max_response_bytes: int = 200 * 1024 * 1024
+    # an Airflow notifier class (module.Class) told when a watched item vanishes; its
+    # keyword arguments as JSON (may hold a webhook URL: a secret)
+    change_notifier: str = ""
+    change_notifier_args: str = field(default="", repr=False, metadata=SECRET)
     max_capture_bytes: int = 2 * 1024 * 1024 * 1024
 
     def __post_init__(self) -> None:

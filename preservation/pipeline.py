@@ -46,6 +46,7 @@ from preservation.custody import ledger as custody_ledger
 from preservation.custody import signing
 from preservation.formats import manifest as manifests
 from preservation.runtime import Runtime, file_lock
+from preservation.search import derive as search
 from preservation.store import blob_key
 
 log = logging.getLogger("witnessbox.pipeline")
@@ -352,6 +353,9 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
     digest = hashlib.sha256(data).hexdigest()
     with rt.catalogue.session.begin() as session:
         index_manifest(session, manifest, key, digest, rt.clock())
+        opener = search.opener_for(rt.store, staging / ARTIFACTS_DIR)
+        alerts = search.derive(session, manifest, opener, rt.clock())  # text index, changes
+    search.notify(rt.settings, alerts)
     custody_ledger.record_capture(rt, manifest, key, digest)  # idempotent on resume
     for hook in AFTER_COMMIT:
         hook(rt, manifest, key)
