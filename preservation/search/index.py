@@ -72,14 +72,40 @@ def write_docs(session: Session, rows: list[dict[str, Any]]) -> None:
         batch = [{**row, "tsv": tsvector_literal(w)} for row, w in zip(rows, folded, strict=True)]
         session.execute(insert(_PG_TABLE), batch)
         return
-    ids = session.scalars(
-        insert(SearchDoc).returning(SearchDoc.id, sort_by_parameter_order=True), rows
-    ).all()
     if name == "sqlite":
-        session.execute(
-            text("INSERT INTO search_fts(rowid, body) VALUES (:id, :body)"),
-            [{"id": i, "body": " ".join(w)} for i, w in zip(ids, folded, strict=True)],
+        _sqlite_insert(session, rows, folded)
+    else:  # no word index on other backends; search says so
+        session.execute(insert(SearchDoc.__table__), rows)
+
+
+def _sqlite_insert(session: Session, rows: list[dict[str, Any]], folded: list[list[str]]) -> None:
+    """The commit path's hot loop on SQLite: plain DBAPI executemany, no ORM per row."""
+    dialect_ = session.get_bind().dialect
+    columns = [c for c in SearchDoc.__table__.c if c.name != "id"]
+    procs = [c.type.dialect_impl(dialect_).bind_processor(dialect_) for c in columns]
+    names = ", ".join(c.name for c in columns)
+    marks = ", ".join("?" for _ in columns)
+
+    def values(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(p(row.get(c.name)) if p else row.get(c.name)
+                     for c, p in zip(columns, procs, strict=True))  # fmt: skip
+
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        insert_sql = f"INSERT INTO search_docs ({names}) VALUES ({marks})"  # noqa: S608 - model columns
+        cursor.execute(insert_sql, values(rows[0]))
+        first = cursor.lastrowid
+        # that insert took SQLite's write lock: no other writer can take the next ids
+        cursor.executemany(
+            f"INSERT INTO search_docs (id, {names}) VALUES (?, {marks})",  # noqa: S608
+            [(first + n, *values(row)) for n, row in enumerate(rows[1:], start=1)],
         )
+        cursor.executemany(
+            "INSERT INTO search_fts(rowid, body) VALUES (?, ?)",
+            [(first + n, " ".join(w)) for n, w in enumerate(folded)],
+        )
+    finally:
+        cursor.close()
 
 
 def doc_rows(manifest: dict[str, Any], docs: list[Doc]) -> list[dict[str, Any]]:

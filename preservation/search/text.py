@@ -38,8 +38,28 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
             yield match.start(), match.end(), token
 
 
+_JOINED_APOSTROPHE = re.compile(r"(?<=[^\W_])['’ʼ`](?=[^\W_])")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
 def tokens(text: str) -> list[str]:
-    return [token for _, _, token in words(unicodedata.normalize("NFC", text))]
+    """The folded tokens of ``text``: ``fold_token`` applied to the whole text at once.
+
+    Same result as folding ``words(text)`` one by one (the index's hot path: a million
+    messages), except where NFKC turns one character into several words.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    if "ѐ" in folded:
+        folded = folded.replace("ѐ", "е")
+    if "'" in folded or "’" in folded or "ʼ" in folded or "`" in folded:
+        folded = _JOINED_APOSTROPHE.sub("", folded)
+    out = _TOKEN.findall(folded)
+    for n, token in enumerate(out):
+        if len(token) > MAX_TOKEN:
+            out[n] = token = token[:MAX_TOKEN]
+        if "i" in token and not token.isascii() and _CYRILLIC.search(token):
+            out[n] = token.replace("i", "і")
+    return out
 
 
 def normalised(text: str) -> str:
