@@ -42,6 +42,7 @@ class Settings:
     # the key itself (PEM), e.g. from the Airflow connection witnessbox_signing; wins over the path
     signing_key_pem: str = field(default="", repr=False, metadata=SECRET)
     tsa_urls: str = ""  # comma-separated RFC 3161 endpoints
+    lease_seconds: int = 900  # a worker's claim on a source; renewed while it captures
     audit_sample: int = 200  # captures per scheduled fixity audit (0: every capture)
     telegram_api_id: str = ""
     telegram_api_hash: str = field(default="", repr=False, metadata=SECRET)
@@ -68,6 +69,8 @@ class Settings:
             raise ConfigError("retention_mode must be COMPLIANCE or GOVERNANCE")
         if self.audit_sample < 0:
             raise ConfigError("audit_sample must be 0 (every capture) or more")
+        if self.lease_seconds < 5:
+            raise ConfigError("lease_seconds must be 5 or more")
         if self.retention_days < 0:
             raise ConfigError("retention_days must be 0 (off) or more")
 
