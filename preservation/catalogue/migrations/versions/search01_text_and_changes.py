@@ -1,7 +1,7 @@
 """search: searchable text (FTS5 on SQLite, tsvector + GIN on PostgreSQL), observations, changes
 
 Revision ID: search01
-Revises: custody01
+Revises: scale01
 Create Date: 2026-12-03 10:15:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from preservation.catalogue.models import UTCDateTime
 
 revision = "search01"
-down_revision = "custody01"
+down_revision = "scale01"
 branch_labels = None
 depends_on = None
 
