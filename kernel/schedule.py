@@ -10,7 +10,6 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)([smhdw])")
 MIN_INTERVAL = 60
 MAX_INTERVAL = 366 * 86400
-DEFAULT_BY_KIND = {"web": 86400, "video": 6 * 3600, "telegram": 3600}
 
 
 def parse_interval(text: str) -> int:

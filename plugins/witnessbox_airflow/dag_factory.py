@@ -12,19 +12,11 @@ from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
+from collectors import registry
 from witnessbox_airflow.hooks import WitnessboxHook
 
-#: Pools bound per-platform concurrency: one Telegram account is one slot.
-POOLS = {
-    "web": ("witnessbox_web", 2),
-    "video": ("witnessbox_video", 2),
-    "telegram": ("witnessbox_telegram", 1),
-}
-SCHEDULES = {
-    "web": timedelta(minutes=15),
-    "video": timedelta(minutes=30),
-    "telegram": timedelta(minutes=10),
-}
+# Pools (one Telegram account is one slot) and how often each DAG looks for due sources are
+# declared by the collectors (``pool``, ``pool_slots``, ``dag_every``): read, never repeated.
 MAX_SOURCES_PER_RUN = 500
 #: What every witnessbox DAG shares: no backfill of missed runs, one run at a time.
 DAG_DEFAULTS: dict[str, Any] = {
@@ -82,11 +74,11 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def collection_dag(kind: str, schedule: timedelta | None = None) -> Any:
-    pool, _slots = POOLS[kind]
+    pool, _slots = registry.pool(kind)
 
     @dag(
         dag_id=f"witnessbox_{kind}",
-        schedule=schedule or SCHEDULES[kind],
+        schedule=schedule or timedelta(seconds=registry.dag_interval(kind)),
         **DAG_DEFAULTS,
         tags=["witnessbox", kind],
         doc_md=f"Collect every due **{kind}** source of the witnessbox watchlist once.",

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from collectors.registry import KINDS
+from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
 from preservation.presentation import CAPTURE_FACTS, capture_dict
-
-KINDS = ("web", "video", "telegram")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -91,19 +91,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _need_action(parser: argparse.ArgumentParser) -> int:
     raise InputError(f"{parser.prog}: choose an action (see --help)")
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"bad option {pair!r}: use KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
 
 
 # -- init -----------------------------------------------------------------------------------
