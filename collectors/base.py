@@ -184,7 +184,7 @@ class Collector(ABC):
 
     - ``kind``: the source kind it serves; ``title``: that kind in words;
     - ``every``: a new source's default schedule (seconds);
-    - ``pool`` / ``pool_slots``: the Airflow pool bounding its concurrency;
+    - ``pool`` / ``pool_slots`` / ``pool_note``: the Airflow pool bounding its concurrency;
       ``dag_every``: how often its DAG looks for due sources (seconds);
     - ``suitable(url)``: whether it would collect ``url`` (``generic``: any http(s) URL, the
       fallback when no other collector claims a URL);
@@ -198,6 +198,7 @@ class Collector(ABC):
     every: ClassVar[int] = 86400
     pool: ClassVar[str] = ""
     pool_slots: ClassVar[int] = 1
+    pool_note: ClassVar[str] = ""
     dag_every: ClassVar[int] = 900
     generic: ClassVar[bool] = False
     options: ClassVar[OptionSet | None] = None

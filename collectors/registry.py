@@ -16,12 +16,13 @@ from typing import Any
 
 from collectors.base import Collector, SettingsView
 from collectors.options import OptionError, parse_line, parse_pairs
+from kernel import schedule
 from kernel.errors import InputError
 
 __all__ = [
     "COLLECTORS", "KINDS", "OptionError", "check_options", "collector_class", "dag_interval",
     "default_interval", "get_collector", "infer_kind", "normalise_source", "options_table",
-    "parse_line", "parse_pairs", "pool", "settings_view",
+    "parse_line", "parse_pairs", "pool", "settings_view", "tick_warning",
 ]  # fmt: skip
 
 COLLECTORS: dict[str, str] = {
@@ -110,9 +111,16 @@ def pool(kind: str) -> tuple[str, int]:
     return cls.pool or f"witnessbox_{kind}", cls.pool_slots
 
 
-def dag_interval(kind: str) -> int:
-    """How often the kind's DAG looks for due sources (seconds)."""
-    return collector_class(kind).dag_every
+def dag_interval(kind: str, environ: Mapping[str, str] | None = None) -> int:
+    """How often the kind's DAG looks for due sources (seconds): a source cannot be captured
+    more often than that. ``WITNESSBOX_DAG_TICK_SECONDS`` sets one tick for every kind."""
+    override = schedule.tick_override(environ)
+    return override if override is not None else collector_class(kind).dag_every
+
+
+def tick_warning(kind: str, seconds: int, environ: Mapping[str, str] | None = None) -> str | None:
+    """What ``watch add`` warns when ``--every`` is shorter than the kind's DAG tick."""
+    return schedule.tick_warning(kind, seconds, dag_interval(kind, environ))
 
 
 def check_options(kind: str, options: Mapping[str, Any] | None) -> None:

@@ -41,7 +41,8 @@ class TelegramCollector(Collector):
     every = 3600
     pool = "witnessbox_telegram"
     pool_slots = 1  # one account, one session: never two runs at once
-    dag_every = 10 * 60
+    pool_note = "one Telegram account = one slot"
+    dag_every = 5 * 60
     options = OPTIONS
     #: api mode needs the account (id, hash, session); both modes need the rest
     settings_used = (

@@ -75,7 +75,8 @@ class VideoCollector(Collector):
     every = 6 * 3600
     pool = "witnessbox_video"
     pool_slots = 2
-    dag_every = 30 * 60
+    pool_note = "video downloads"
+    dag_every = 10 * 60
     options = OPTIONS
     settings_used = ("max_capture_bytes", "user_agent")
     uses = ("web",)  # the watch page option runs the web collector inside a capture

@@ -50,7 +50,8 @@ class WebCollector(Collector):
     every = 86400
     pool = "witnessbox_web"
     pool_slots = 2
-    dag_every = 15 * 60
+    pool_note = "browser captures"
+    dag_every = 5 * 60
     generic = True  # any http(s) URL no other collector claims
     options = OPTIONS
     settings_used = (

@@ -75,7 +75,7 @@ def declared_as(real: type[Collector]):  # type: ignore[no-untyped-def]
     """Give a stand-in the declarations of a real collector (kind, URLs, options, settings)."""
 
     def wrap(cls: type[Collector]) -> type[Collector]:
-        for name in ("kind", "title", "every", "pool", "pool_slots", "dag_every", "generic",
+        for name in ("kind", "title", "every", "pool", "pool_slots", "pool_note", "dag_every", "generic",
                      "options", "settings_used", "uses"):  # fmt: skip
             setattr(cls, name, getattr(real, name))
         for name in ("suitable", "claims", "normalise"):
