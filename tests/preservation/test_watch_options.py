@@ -36,7 +36,7 @@ def _refused(capsys, home, argv, message):
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0]
     assert "Traceback" not in err and out == ""
-    assert count_sources(home) == 0
+    assert count_sources() == 0
 
 
 @pytest.mark.parametrize(("url", "options", "message"), BAD)
