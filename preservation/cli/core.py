@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from collectors.registry import KINDS, tick_warning
+from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
-from kernel.schedule import tick_warning
 from preservation.presentation import CAPTURE_FACTS, STATUSES
-
-KINDS = ("web", "video", "telegram")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -90,19 +89,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _need_action(parser: argparse.ArgumentParser) -> int:
     raise InputError(f"{parser.prog}: choose an action (see --help)")
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"bad option {pair!r}: use KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
 
 
 # -- init -----------------------------------------------------------------------------------
@@ -260,7 +246,8 @@ def _print_outcome(outcome: Any) -> None:
 def cmd_capture(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
     from preservation.catalogue.models import Source
-    from preservation.pipeline import capture_source, resume_pending
+    from preservation.pipeline import resume_pending
+    from preservation.runner import capture_source
 
     rt = app.runtime
     spec = watchlist.validate_entry(
@@ -289,7 +276,7 @@ def cmd_capture(args: argparse.Namespace, app: Any) -> int:
 
 
 def cmd_run(args: argparse.Namespace, app: Any) -> int:
-    from preservation.pipeline import run_due
+    from preservation.runner import run_due
 
     outcomes, errors = run_due(app.runtime, kind=args.kind, source_id=args.source)
 

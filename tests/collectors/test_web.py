@@ -27,6 +27,7 @@ from warcio.timeutils import iso_date_to_timestamp
 
 from collectors.base import CollectContext, CollectedCapture, SourceRef
 from collectors.formats.warc import WarcRecordView, iter_records
+from collectors.registry import settings_view
 from collectors.web.collector import WebCollector
 from kernel.errors import PolicyError
 from kernel.netpolicy import NetworkPolicy
@@ -115,7 +116,7 @@ def capture(collector: WebCollector, tmp_path_factory: pytest.TempPathFactory):
         staging = base / f"staging-{n}"
         staging.mkdir()
         ctx = CollectContext(
-            settings=Settings(home=base / "home"),
+            settings=settings_view(collector, Settings(home=base / "home")),
             policy=policy or NetworkPolicy(allow_private=True),
             staging=staging,
             capture_id=f"capture-{n}",
@@ -283,6 +284,20 @@ def test_redirect_loop_fails_but_keeps_the_evidence(site: SiteServer, capture) -
     assert len(loop) >= 10 and {r.http_status for r in loop} == {302}
     assert {r.http_header("Location") for r in loop} == {"/loop/a", "/loop/b"}
     assert captured.roles()["page-info"] == ["page-info.json"]
+    assert_archives_valid(captured)
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"), [("/gone.html", "http-404: Not Found"), ("/down.html", "http-503: ")]
+)
+def test_http_error_answer_is_kept_but_failed(site: SiteServer, capture, path, reason) -> None:
+    captured = capture(site.url(path))
+    assert captured.result.status == "failed"
+    assert captured.result.reasons[0].startswith(reason)
+    assert captured.result.platform["http_status"] == int(reason[5:8])
+    roles = captured.roles()
+    assert {"warc", "wacz", "screenshot", "dom", "text", "page-info"} <= set(roles)
+    assert captured.page_info()["status"] == "failed"
     assert_archives_valid(captured)
 
 
