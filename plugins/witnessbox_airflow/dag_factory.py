@@ -66,6 +66,8 @@ def capture_one(source_id: str) -> dict[str, Any]:
     if source is None or not source.active:
         return {"source_id": source_id, "status": "skipped", "reasons": ["no longer active"]}
     outcome = capture_source(rt, source)
+    if rt.replicator is not None:  # replicas follow before the task ends; failures stay queued
+        rt.replicator.wait()
     if outcome.status == "failed":  # recorded already; raising lets Airflow retry with backoff
         raise CollectionError(
             f"{source_id}: {'; '.join(outcome.reasons)} (capture {outcome.capture_id})"

@@ -6,6 +6,7 @@ once per process. Connections:
 - ``witnessbox_s3``: host = endpoint (``minio:9000``), login/password = access/secret key,
   schema = bucket, extra ``{"secure": false, "region": "...", "prefix": "..."}``.
 - ``witnessbox_telegram``: login = api_id, password = api_hash, extra ``{"session": "..."}``.
+- ``witnessbox_kek``: password = the key-encryption key of encrypted replicas.
 
 Variables ``witnessbox_<setting>`` (e.g. ``witnessbox_retention_days``) override settings.
 Secrets stay in connections; nothing here logs them.
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 S3_CONN_ID = "witnessbox_s3"
 TELEGRAM_CONN_ID = "witnessbox_telegram"
 SIGNING_CONN_ID = "witnessbox_signing"
+KEK_CONN_ID = "witnessbox_kek"  # password: the replicas' key-encryption key (base64 or hex)
 VARIABLE_PREFIX = "witnessbox_"
 
 
@@ -80,6 +82,9 @@ def airflow_overrides() -> dict[str, Any]:
     signing = _connection(SIGNING_CONN_ID)
     if signing is not None and signing.password:
         overrides["signing_key_pem"] = signing.password  # the Ed25519 private key, PEM
+    kek = _connection(KEK_CONN_ID)
+    if kek is not None and kek.password:
+        overrides["kek"] = kek.password
     for name in Settings.__dataclass_fields__:
         if "secret" in Settings.__dataclass_fields__[name].metadata:
             continue  # secrets only from connections or the environment
