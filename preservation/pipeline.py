@@ -24,28 +24,24 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from collectors.base import (
-    CollectContext,
-    CollectedCapture,
-    SourceRef,
-    StagedArtifact,
-)
+from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
-from kernel.errors import InputError, StorageError, WitnessboxError
+from kernel.errors import WitnessboxError
 from kernel.ids import isoformat
 from preservation.catalogue.indexer import index_manifest, parse_time
-from preservation.catalogue.models import Capture, Catalogue, Cursor, Source, SourceItem
+from preservation.catalogue.models import Capture, Cursor, Source
+from preservation.catalogue.views import CatalogueSeenItems, source_ref, source_snapshot
 from preservation.custody import ledger as custody_ledger
 from preservation.custody import signing
 from preservation.formats import manifest as manifests
 from preservation.runtime import Runtime, file_lock
+from preservation.search import derive as search
 from preservation.store import blob_key
 
 log = logging.getLogger("witnessbox.pipeline")
@@ -68,59 +64,6 @@ class CaptureOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# -- catalogue views given to collectors ------------------------------------------------------
-class CatalogueSeenItems:
-    """What the catalogue knows of a source's items, read once per capture."""
-
-    def __init__(self, catalogue: Catalogue, source_id: str) -> None:
-        with catalogue.session() as session:
-            rows = session.scalars(
-                select(SourceItem).where(SourceItem.source_id == source_id)
-            ).all()
-        self._rows = {r.item_id: r for r in rows}
-
-    def captured_ids(self) -> set[str]:
-        return {i for i, r in self._rows.items() if r.status in ("captured", "edited", "deleted")}
-
-    def failed_ids(self) -> set[str]:
-        return {i for i, r in self._rows.items() if r.status == "failed"}
-
-    def get(self, item_id: str) -> dict[str, Any] | None:
-        row = self._rows.get(item_id)
-        if row is None:
-            return None
-        return {
-            "status": row.status,
-            "capture_id": row.capture_id,
-            "attempts": row.attempts,
-            "data": dict(row.data or {}),
-        }
-
-
-def source_ref(source: Source) -> SourceRef:
-    return SourceRef(
-        source.id,
-        source.kind,
-        source.url,
-        dict(source.options or {}),
-        source.case_id,
-        tuple(source.tags or ()),
-    )
-
-
-def source_snapshot(source: Source) -> dict[str, Any]:
-    return {
-        "id": source.id,
-        "kind": source.kind,
-        "url": source.url,
-        "case": source.case_id,
-        "tags": list(source.tags or []),
-        "added_by": source.added_by,
-        "added_at": isoformat(source.added_at) if source.added_at else None,
-        "note": source.note,
-    }
 
 
 # -- collect ----------------------------------------------------------------------------------
@@ -354,6 +297,9 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
     digest = hashlib.sha256(data).hexdigest()
     with rt.catalogue.session.begin() as session:
         index_manifest(session, manifest, key, digest, rt.clock())
+        opener = search.opener_for(rt.store, staging / ARTIFACTS_DIR)
+        alerts = search.derive(session, manifest, opener, rt.clock())  # text index, changes
+    search.notify(rt.settings, alerts)
     custody_ledger.record_capture(rt, manifest, key, digest)  # idempotent on resume
     for hook in AFTER_COMMIT:
         hook(rt, manifest, key)
@@ -387,57 +333,3 @@ def resume_pending(rt: Runtime) -> list[CaptureOutcome]:
         with contextlib.suppress(FileNotFoundError):
             staging.with_suffix(".lock").unlink()
     return outcomes
-
-
-def capture_source(rt: Runtime, source: Source) -> CaptureOutcome:
-    """One capture of one source, start to finish."""
-    locks = rt.settings.home / "locks"
-    with file_lock(locks / f"{source.id}.lock", blocking=False) as locked:
-        if not locked:
-            raise InputError(f"source {source.id} is being captured by another run")
-        staging = collect_into_staging(rt, source)
-        with file_lock(staging.with_suffix(".lock")):
-            outcome = commit_pending(rt, staging)
-        with contextlib.suppress(FileNotFoundError):
-            staging.with_suffix(".lock").unlink()
-        return outcome
-
-
-def due_sources(
-    rt: Runtime, kind: str | None = None, source_id: str | None = None, now: datetime | None = None
-) -> list[Source]:
-    now = now or rt.clock()
-    with rt.catalogue.session() as session:
-        query = select(Source).where(Source.removed_at.is_(None))
-        if source_id:
-            query = query.where(Source.id == source_id)
-        else:
-            query = query.where(
-                Source.active.is_(True),
-                or_(Source.next_due_at.is_(None), Source.next_due_at <= now),
-            )
-        if kind:
-            query = query.where(Source.kind == kind)
-        return list(session.scalars(query.order_by(Source.next_due_at, Source.added_at)))
-
-
-def run_due(
-    rt: Runtime, kind: str | None = None, source_id: str | None = None
-) -> tuple[list[CaptureOutcome], list[tuple[str, str]]]:
-    """Collect every due source once: what the DAGs do, one source per task."""
-    outcomes = resume_pending(rt)
-    errors: list[tuple[str, str]] = []
-    sources = due_sources(rt, kind, source_id)
-    if source_id and not sources:
-        raise InputError(f"unknown source: {source_id}")
-    for source in sources:
-        rt.progress(f"capturing {source.id} {source.url}")
-        try:
-            outcomes.append(capture_source(rt, source))
-        except StorageError as exc:
-            raise StorageError(
-                f"{exc} (while capturing {source.id}; staging kept for a rerun)"
-            ) from exc
-        except WitnessboxError as exc:
-            errors.append((source.id, str(exc)))
-    return outcomes, errors

@@ -27,13 +27,12 @@ def seal_new_captures() -> dict[str, Any]:
     from airflow.exceptions import AirflowSkipException
 
     from kernel.errors import CollectionError
-    from preservation.custody import timestamps
+    from preservation.custody.timestamps import seal_configured
 
-    rt = WitnessboxHook(run_context()).runtime()
-    urls = timestamps.tsa_urls(rt.settings)
-    if not urls:
+    with WitnessboxHook(run_context()) as hook:
+        outcome = seal_configured(hook.get_conn())
+    if outcome is None:
         raise AirflowSkipException("no TSA configured (variable witnessbox_tsa_urls)")
-    outcome = timestamps.seal(rt, urls, timestamps.trusted_roots(rt.settings))
     for problem in outcome.skipped:
         log.error("not sealed: %s", problem)
     for failure in outcome.failures:
@@ -50,20 +49,21 @@ def audit_fixity(sample: int) -> dict[str, Any]:
     from kernel.errors import IntegrityError
     from preservation.custody.audit import run_audit
 
-    rt = WitnessboxHook(run_context()).runtime()
-    if rt.replicator is not None:  # replicas catch up first: what is queued is not damage
-        rt.replicator.drain(force=True)
-    report = run_audit(rt, sample=sample or None, capture_id=None)
-    left = [str(p) for p in report.problems]
-    repairs: list[dict[str, Any]] = []
-    if not report.ok and rt.settings.auto_repair:
-        from preservation.custody.repair import repair, unrepaired
+    with WitnessboxHook(run_context()) as hook:
+        rt = hook.get_conn()
+        if rt.replicator is not None:  # replicas catch up first: what is queued is not damage
+            rt.replicator.drain(force=True)
+        report = run_audit(rt, sample=sample or None, capture_id=None)
+        left = [str(p) for p in report.problems]
+        repairs: list[dict[str, Any]] = []
+        if not report.ok and rt.settings.auto_repair:
+            from preservation.custody.repair import repair, unrepaired
 
-        done = repair(rt, report)
-        repairs = [fix.as_dict() for fix in done]
-        left = unrepaired(report, done)
-        for fix in done:
-            log.warning("repaired %s on %s from %s: %s", fix.key, fix.copy, fix.source, fix.note)
+            done = repair(rt, report)
+            repairs = [fix.as_dict() for fix in done]
+            left = unrepaired(report, done)
+            for fix in done:
+                log.warning("repaired %s on %s: %s", fix.key, fix.copy, fix.note or fix.error)
     summary = {
         "scope": report.scope,
         "captures": len(report.captures),

@@ -10,4 +10,5 @@ MODULES: tuple[str, ...] = (
     "preservation.cli.similar",
     "preservation.cli.custody",
     "preservation.cli.replicas",
+    "preservation.cli.search",
 )

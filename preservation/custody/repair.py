@@ -144,16 +144,22 @@ def repair(rt: Runtime, report: AuditReport) -> list[Repair]:
     done: list[Repair] = []
     rt.settings.staging.mkdir(parents=True, exist_ok=True)
     for (name, key), kind in sorted(damaged.items()):
-        present = stores[name].stat(key) is not None
-        found: str | None = None
-        if present:
-            try:
-                found = rehash(stores[name], key)[0]
-            except StorageError:
-                found = "unreadable"
-        fix = Repair(name, key, kind, found)
+        fix = Repair(name, key, kind, None)
         done.append(fix)
         expected = _expected(rt, key)
+        try:
+            present = stores[name].stat(key) is not None
+        except StorageError as exc:  # out of reach: nothing is known to be damaged
+            fix.error = f"cannot reach the copy: {exc}"
+            continue
+        if present:
+            try:
+                fix.found_sha256 = rehash(stores[name], key)[0]
+            except StorageError:
+                fix.found_sha256 = "unreadable"
+            if expected is not None and fix.found_sha256 == expected:
+                fix.note = "reads correctly now (an outage, not damage): left untouched"
+                continue
         candidates = [
             n for n in stores if n not in faulty_keys[key] and n in report.copies and n != name
         ]
@@ -184,7 +190,7 @@ def repair(rt: Runtime, report: AuditReport) -> list[Repair]:
                 "copy": name,
                 "capture_id": _capture_of(report, key),
                 "problem": kind,
-                "found_sha256": found,
+                "found_sha256": fix.found_sha256,
                 "restored_sha256": fix.restored_sha256,
                 "source": fix.source,
                 "note": fix.note,

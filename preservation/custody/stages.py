@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kernel.errors import IntegrityError, Problem, StorageError
+from kernel.errors import IntegrityError, Problem, StorageError, read_problem
 from preservation.custody.signing import check_manifest_signature
 from preservation.custody.timestamps import SealChecker
 from preservation.formats import manifest as manifests
@@ -91,8 +91,8 @@ def _check_manifest(
     add = check.problems.append
     try:
         data = rt.store.read_bytes(key)
-    except StorageError:
-        add(Problem("missing-object", key, f"manifest of capture {check.capture_id}"))
+    except StorageError as exc:  # gone, or only out of reach for now: read_problem tells
+        add(read_problem(key, exc, f"manifest of capture {check.capture_id}"))
         return None
     actual = hashlib.sha256(data).hexdigest()
     if check.manifest_sha256 and actual != check.manifest_sha256:
@@ -138,15 +138,23 @@ def _check_blob_presence(
             continue
         entry = blobs.get(key)
         if entry is None:
-            info = rt.store.stat(key)
-            entry = blobs[key] = {
-                "sha256": sha,
-                "size": size,
-                "stat": info.size if info else None,
-                "users": [],
-            }
+            entry = blobs[key] = {"sha256": sha, "size": size, "stat": None, "users": []}
+            try:
+                info = rt.store.stat(key)
+            except StorageError as exc:  # an outage: the blob may be intact
+                entry["error"] = str(exc)
+            else:
+                entry["stat"] = info.size if info else None
         entry["users"].append((check, artifact.get("name")))
-        if entry["stat"] is None:
+        if entry.get("error"):
+            check.problems.append(
+                Problem(
+                    "unreadable",
+                    key,
+                    f"{artifact.get('name')} of {check.capture_id}: {entry['error']}",
+                )
+            )
+        elif entry["stat"] is None:
             check.problems.append(
                 Problem("missing-object", key, f"{artifact.get('name')} of {check.capture_id}")
             )

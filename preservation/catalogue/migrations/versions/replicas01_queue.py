@@ -1,7 +1,7 @@
 """replicas: the durable replication queue and per-replica state
 
 Revision ID: replicas01
-Revises: custody01
+Revises: search01
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from preservation.catalogue.models import UTCDateTime
 
 revision = "replicas01"
-down_revision = "custody01"
+down_revision = "search01"
 branch_labels = None
 depends_on = None
 
