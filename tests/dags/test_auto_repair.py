@@ -32,17 +32,11 @@ def file_replica(wb_env, tmp_path):
 def run_audit_task(monkeypatch):
     """The DAG's audit function, with the run context a task would have."""
     from witnessbox_airflow import custody_dags
-    from witnessbox_airflow.hooks import WitnessboxHook
-
     context = {"via": "airflow", "dag_id": "witnessbox_fixity_audit", "task_id": "audit"}
     monkeypatch.setattr(custody_dags, "run_context", lambda: context)
 
     def run():
-        WitnessboxHook.reset()
-        try:
-            return custody_dags.audit_fixity(0)
-        finally:
-            WitnessboxHook.reset()
+        return custody_dags.audit_fixity(0)  # opens and closes its own runtime
 
     return run
 
