@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from collectors import registry
 from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
@@ -93,8 +94,9 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
     with rt.catalogue.session() as session:
         cursor_row = session.get(Cursor, (source.id, "main"))
         cursor = dict(cursor_row.value) if cursor_row else {}
+    collector = rt.collector(source.kind)
     ctx = CollectContext(
-        settings=rt.settings,
+        settings=registry.settings_view(collector, rt.settings),
         policy=rt.policy,
         staging=files,
         capture_id=capture_id,
@@ -103,7 +105,6 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
         clock=rt.clock,
         progress=rt.progress,
     )
-    collector = rt.collector(source.kind)
     started = rt.clock()
     try:
         collected = collector.collect(source_ref(source), ctx)
