@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import InputError
+from preservation.cli.core import positive_int
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -18,8 +19,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("capture_id", nargs="?", help="one capture (default: needs --all)")
     p.add_argument("--all", action="store_true", help="every capture in the store")
-    p.add_argument("--sample", type=int, metavar="N", help="N captures chosen at random")
-    p.add_argument("--workers", type=int, default=2, help="blob re-read threads (default 2)")
+    p.add_argument("--sample", type=positive_int, metavar="N", help="N captures chosen at random")
+    p.add_argument(
+        "--workers", type=positive_int, default=2, help="blob re-read threads (default 2)"
+    )
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("seal", parents=[common], help="RFC 3161 timestamps for unsealed captures")
@@ -32,7 +35,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="add this TSA CA certificate to the installation's trusted roots first",
     )
-    p.add_argument("--limit", type=int, default=50_000, help="captures per batch")
+    p.add_argument("--limit", type=positive_int, default=50_000, help="captures per batch")
     p.set_defaults(handler=cmd_seal)
 
     ledger = sub.add_parser("ledger", parents=[common], help="the custody ledger")
@@ -41,7 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_ledger_verify)
     p = lsub.add_parser("list", parents=[common], help="show ledger entries")
     p.add_argument("--subject", action="append", help="only entries about this id or key")
-    p.add_argument("--limit", type=int, default=0, help="only the last N")
+    p.add_argument("--limit", type=positive_int, help="only the last N")
     p.set_defaults(handler=cmd_ledger_list)
     ledger.set_defaults(handler=lambda args, app: _need_action(ledger))
 
@@ -157,16 +160,18 @@ def cmd_ledger_list(args: argparse.Namespace, app: Any) -> int:
     from preservation.presentation import table
 
     entries = ledger_for(app.runtime).entries(args.subject)
-    if args.limit and args.limit > 0:
+    if args.limit:
         entries = entries[-args.limit :]
     app.emit(
         entries,
-        lambda: table(
-            [[e["seq"], e["at"][:19], e["event"], e["actor"], e["subject"]] for e in entries],
-            ["SEQ", "AT", "EVENT", "ACTOR", "SUBJECT"],
-        )
-        if entries
-        else print("the ledger is empty"),
+        lambda: (
+            table(
+                [[e["seq"], e["at"][:19], e["event"], e["actor"], e["subject"]] for e in entries],
+                ["SEQ", "AT", "EVENT", "ACTOR", "SUBJECT"],
+            )
+            if entries
+            else print("the ledger is empty")
+        ),
     )
     return 0
 
