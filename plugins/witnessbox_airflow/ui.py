@@ -351,8 +351,10 @@ def _custody() -> dict[str, Any]:
     from kernel.ids import isoformat
     from preservation.catalogue.models import Capture, LedgerEntry
     from preservation.custody.timestamps import SealedCapture
+    from preservation.staging import sweep
 
-    with _runtime().catalogue.session() as session:
+    rt = _runtime()
+    with rt.catalogue.session() as session:
         captures = session.scalar(select(func.count()).select_from(Capture)) or 0
         sealed = session.scalar(select(func.count(distinct(SealedCapture.capture_id)))) or 0
         newest = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(1)
@@ -364,6 +366,7 @@ def _custody() -> dict[str, Any]:
             "ledger_head": head.seq if head else 0,
             "ledger_last_event": head.event if head else None,
             "ledger_last_at": isoformat(head.at) if head else None,
+            "interrupted_in_staging": len(sweep(rt, remove_empty=False)),
         }
 
 
@@ -384,7 +387,8 @@ def audit_page(user: dict = Depends(current_user)) -> HTMLResponse:
         f"<p>{e(custody['captures'])} captures: {e(custody['sealed'])} sealed with a trusted "
         f"timestamp, {e(custody['unsealed'])} waiting for the next seal. Custody ledger: "
         f"{e(custody['ledger_head'])} entries, last {e(custody['ledger_last_event'] or '-')} "
-        f"at {e((custody['ledger_last_at'] or '-')[:19])}.</p>"
+        f"at {e((custody['ledger_last_at'] or '-')[:19])}. Interrupted captures in staging: "
+        f"{e(custody['interrupted_in_staging'])} (<code>witnessbox staging list</code>).</p>"
         "<p>Fixity audits re-read every blob and check digests, signatures and timestamps "
         "(<code>witnessbox verify --all</code>, or the <code>witnessbox_fixity_audit</code> "
         "DAG).</p>"

@@ -9,4 +9,5 @@ MODULES: tuple[str, ...] = (
     "collectors.telegram.login",
     "preservation.cli.similar",
     "preservation.cli.custody",
+    "preservation.cli.staging",
 )
