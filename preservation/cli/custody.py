@@ -23,6 +23,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers", type=positive_int, default=2, help="blob re-read threads (default 2)"
     )
+    p.add_argument(
+        "--no-retention", action="store_true", help="skip the S3 retention check of every object"
+    )
+    p.add_argument("--no-ledger", action="store_true", help="skip the custody ledger check")
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("seal", parents=[common], help="RFC 3161 timestamps for unsealed captures")
@@ -72,7 +76,12 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
     if chosen != 1:
         raise InputError("verify: give one CAPTURE_ID, or --all, or --sample N")
     report = run_audit(
-        app.runtime, capture_id=args.capture_id, sample=args.sample, workers=args.workers
+        app.runtime,
+        capture_id=args.capture_id,
+        sample=args.sample,
+        workers=args.workers,
+        retention=not args.no_retention,
+        ledger=not args.no_ledger,
     )
 
     def human() -> None:
@@ -93,6 +102,16 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
             table(rows, ["CAPTURE", "MANIFEST SHA256", "FILES", "SIGNED", "SEALED", "STATUS"])
         for problem in report.problems:
             print(f"FAIL {problem}")
+        if report.retention is not None:
+            skipped = report.retention["skipped"]
+            print(
+                f"retention: not checked: {skipped}"
+                if skipped
+                else f"retention: {report.retention['checked']} object(s) checked"
+            )
+        if report.ledger is not None:
+            state = "chain intact" if report.ledger["ok"] else "PROBLEMS (above)"
+            print(f"ledger: {report.ledger['entries']} entries, {state}")
         verdict = "all verified" if report.ok else f"{len(report.problems)} problem(s)"
         print(
             f"{report.scope}: {len(report.captures)} capture(s), {report.blobs} blob(s), "
