@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint bench system venv clean-venv
+.PHONY: test demo lint bench system venv clean-venv airflow
 
 system:
 	@scripts/ensure-system.sh
@@ -38,3 +38,8 @@ bench: system venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Airflow on 127.0.0.1:$(AIRFLOW_PORT) with the witnessbox DAGs and pages; Ctrl-C stops it.
+AIRFLOW_PORT ?= 8080
+airflow: system venv
+	AIRFLOW_PORT=$(AIRFLOW_PORT) $(BIN)/python -m witnessbox_airflow.launch

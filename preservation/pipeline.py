@@ -29,18 +29,14 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from collectors.base import (
-    CollectContext,
-    CollectedCapture,
-    SourceRef,
-    StagedArtifact,
-)
+from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
 from kernel.errors import InputError, StorageError, WitnessboxError
 from kernel.ids import isoformat
 from preservation.catalogue.indexer import index_manifest, parse_time
-from preservation.catalogue.models import Capture, Catalogue, Cursor, Source, SourceItem
+from preservation.catalogue.models import Capture, Cursor, Source
+from preservation.catalogue.views import CatalogueSeenItems, source_ref, source_snapshot
 from preservation.custody import ledger as custody_ledger
 from preservation.custody import signing
 from preservation.formats import manifest as manifests
@@ -69,59 +65,6 @@ class CaptureOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# -- catalogue views given to collectors ------------------------------------------------------
-class CatalogueSeenItems:
-    """What the catalogue knows of a source's items, read once per capture."""
-
-    def __init__(self, catalogue: Catalogue, source_id: str) -> None:
-        with catalogue.session() as session:
-            rows = session.scalars(
-                select(SourceItem).where(SourceItem.source_id == source_id)
-            ).all()
-        self._rows = {r.item_id: r for r in rows}
-
-    def captured_ids(self) -> set[str]:
-        return {i for i, r in self._rows.items() if r.status in ("captured", "edited", "deleted")}
-
-    def failed_ids(self) -> set[str]:
-        return {i for i, r in self._rows.items() if r.status == "failed"}
-
-    def get(self, item_id: str) -> dict[str, Any] | None:
-        row = self._rows.get(item_id)
-        if row is None:
-            return None
-        return {
-            "status": row.status,
-            "capture_id": row.capture_id,
-            "attempts": row.attempts,
-            "data": dict(row.data or {}),
-        }
-
-
-def source_ref(source: Source) -> SourceRef:
-    return SourceRef(
-        source.id,
-        source.kind,
-        source.url,
-        dict(source.options or {}),
-        source.case_id,
-        tuple(source.tags or ()),
-    )
-
-
-def source_snapshot(source: Source) -> dict[str, Any]:
-    return {
-        "id": source.id,
-        "kind": source.kind,
-        "url": source.url,
-        "case": source.case_id,
-        "tags": list(source.tags or []),
-        "added_by": source.added_by,
-        "added_at": isoformat(source.added_at) if source.added_at else None,
-        "note": source.note,
-    }
 
 
 # -- collect ----------------------------------------------------------------------------------
@@ -407,7 +350,11 @@ def capture_source(rt: Runtime, source: Source) -> CaptureOutcome:
 
 
 def due_sources(
-    rt: Runtime, kind: str | None = None, source_id: str | None = None, now: datetime | None = None
+    rt: Runtime,
+    kind: str | None = None,
+    source_id: str | None = None,
+    now: datetime | None = None,
+    limit: int | None = None,
 ) -> list[Source]:
     now = now or rt.clock()
     with rt.catalogue.session() as session:
@@ -421,7 +368,23 @@ def due_sources(
             )
         if kind:
             query = query.where(Source.kind == kind)
-        return list(session.scalars(query.order_by(Source.next_due_at, Source.added_at)))
+        query = query.order_by(Source.next_due_at, Source.added_at)
+        return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def due_source_ids(rt: Runtime, kind: str, limit: int | None = None) -> list[str]:
+    """A collection DAG's first task: finish interrupted captures, then name the due sources."""
+    resume_pending(rt)  # captures whose worker died after collecting are completed first
+    return [s.id for s in due_sources(rt, kind=kind, limit=limit)]
+
+
+def capture_source_id(rt: Runtime, source_id: str) -> CaptureOutcome | None:
+    """One mapped DAG task: capture ``source_id``; None if it was paused or removed meanwhile."""
+    with rt.catalogue.session() as session:
+        source = session.get(Source, source_id)
+    if source is None or not source.active or source.removed_at is not None:
+        return None
+    return capture_source(rt, source)
 
 
 def run_due(

@@ -11,6 +11,8 @@ from typing import Any
 
 from kernel.ids import isoformat
 
+#: The states a capture ends in (what listings filter on).
+STATUSES: tuple[str, ...] = ("complete", "partial", "failed")
 #: The one-line facts of a capture, in the order ``show`` and the UI print them.
 CAPTURE_FACTS: tuple[str, ...] = (
     "id",

@@ -27,13 +27,12 @@ def seal_new_captures() -> dict[str, Any]:
     from airflow.exceptions import AirflowSkipException
 
     from kernel.errors import CollectionError
-    from preservation.custody import timestamps
+    from preservation.custody.timestamps import seal_configured
 
-    rt = WitnessboxHook(run_context()).runtime()
-    urls = timestamps.tsa_urls(rt.settings)
-    if not urls:
+    with WitnessboxHook(run_context()) as hook:
+        outcome = seal_configured(hook.get_conn())
+    if outcome is None:
         raise AirflowSkipException("no TSA configured (variable witnessbox_tsa_urls)")
-    outcome = timestamps.seal(rt, urls, timestamps.trusted_roots(rt.settings))
     for problem in outcome.skipped:
         log.error("not sealed: %s", problem)
     for failure in outcome.failures:
@@ -53,8 +52,8 @@ def audit_fixity(sample: int) -> dict[str, Any]:
     from kernel.errors import IntegrityError
     from preservation.custody.audit import run_audit
 
-    rt = WitnessboxHook(run_context()).runtime()
-    report = run_audit(rt, sample=sample or None, capture_id=None)
+    with WitnessboxHook(run_context()) as hook:
+        report = run_audit(hook.get_conn(), sample=sample or None, capture_id=None)
     summary = {
         "scope": report.scope,
         "captures": len(report.captures),

@@ -13,18 +13,8 @@ from typing import Any
 from airflow.sdk import dag, get_current_context, task
 
 from witnessbox_airflow.hooks import WitnessboxHook
+from witnessbox_airflow.kinds import POOLS, schedule_for
 
-#: Pools bound per-platform concurrency: one Telegram account is one slot.
-POOLS = {
-    "web": ("witnessbox_web", 2),
-    "video": ("witnessbox_video", 2),
-    "telegram": ("witnessbox_telegram", 1),
-}
-SCHEDULES = {
-    "web": timedelta(minutes=15),
-    "video": timedelta(minutes=30),
-    "telegram": timedelta(minutes=10),
-}
 MAX_SOURCES_PER_RUN = 500
 #: What every witnessbox DAG shares: no backfill of missed runs, one run at a time.
 DAG_DEFAULTS: dict[str, Any] = {
@@ -48,24 +38,20 @@ def run_context() -> dict[str, Any]:
 
 
 def find_due_sources(kind: str) -> list[str]:
-    from preservation.pipeline import due_sources, resume_pending
+    from preservation.pipeline import due_source_ids
 
-    rt = WitnessboxHook(run_context()).runtime()
-    resume_pending(rt)  # captures whose worker died after collecting are completed first
-    return [s.id for s in due_sources(rt, kind=kind)[:MAX_SOURCES_PER_RUN]]
+    with WitnessboxHook(run_context()) as hook:
+        return due_source_ids(hook.get_conn(), kind, MAX_SOURCES_PER_RUN)
 
 
 def capture_one(source_id: str) -> dict[str, Any]:
     from kernel.errors import CollectionError
-    from preservation.catalogue.models import Source
-    from preservation.pipeline import capture_source
+    from preservation.pipeline import capture_source_id
 
-    rt = WitnessboxHook(run_context()).runtime()
-    with rt.catalogue.session() as session:
-        source = session.get(Source, source_id)
-    if source is None or not source.active:
+    with WitnessboxHook(run_context()) as hook:
+        outcome = capture_source_id(hook.get_conn(), source_id)
+    if outcome is None:
         return {"source_id": source_id, "status": "skipped", "reasons": ["no longer active"]}
-    outcome = capture_source(rt, source)
     if outcome.status == "failed":  # recorded already; raising lets Airflow retry with backoff
         raise CollectionError(
             f"{source_id}: {'; '.join(outcome.reasons)} (capture {outcome.capture_id})"
@@ -82,11 +68,11 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def collection_dag(kind: str, schedule: timedelta | None = None) -> Any:
-    pool, _slots = POOLS[kind]
+    pool = POOLS[kind][0]
 
     @dag(
         dag_id=f"witnessbox_{kind}",
-        schedule=schedule or SCHEDULES[kind],
+        schedule=schedule or schedule_for(kind),
         **DAG_DEFAULTS,
         tags=["witnessbox", kind],
         doc_md=f"Collect every due **{kind}** source of the witnessbox watchlist once.",

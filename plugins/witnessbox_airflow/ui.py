@@ -57,8 +57,12 @@ def _check_csrf(user: dict[str, Any], supplied: str) -> None:
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
 
 
+#: The API server is one long-lived process: one hook, its runtime opened on first request.
+_HOOK = WitnessboxHook({"via": "airflow-ui"})
+
+
 def _runtime() -> Any:
-    return WitnessboxHook({"via": "airflow-ui"}).runtime()
+    return _HOOK.get_conn()
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -213,19 +217,11 @@ def watchlist_state(
 
 # -- captures -----------------------------------------------------------------------------------
 def _captures(source: str | None, case: str | None, limit: int) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
+    from preservation.queries import list_captures
 
-    from preservation.catalogue.models import Capture
-    from preservation.presentation import capture_dict
-
-    with _runtime().catalogue.session() as session:
-        query = select(Capture).options(selectinload(Capture.artifacts)).order_by(Capture.id.desc())
-        if source:
-            query = query.where(Capture.source_id == source)
-        if case:
-            query = query.where(Capture.case_id == case)
-        return [capture_dict(c) for c in session.scalars(query.limit(max(1, min(limit, 1000))))]
+    return list_captures(
+        _runtime().catalogue, source=source, case=case, limit=max(1, min(limit, 1000))
+    )
 
 
 @app.get("/api/captures")
@@ -270,20 +266,15 @@ def captures_page(
 
 @app.get("/captures/{capture_id}", response_class=HTMLResponse)
 def capture_page(capture_id: str, user: dict = Depends(current_user)) -> HTMLResponse:
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from preservation.catalogue.models import Capture
-    from preservation.presentation import CAPTURE_FACTS, capture_dict
+    from kernel.errors import InputError
+    from preservation.presentation import CAPTURE_FACTS
+    from preservation.queries import get_capture
 
     rt = _runtime()
-    with rt.catalogue.session() as session:
-        capture = session.scalar(
-            select(Capture).options(selectinload(Capture.artifacts)).where(Capture.id == capture_id)
-        )
-        if capture is None:
-            raise HTTPException(status_code=404, detail="unknown capture")
-        c = capture_dict(capture)
+    try:
+        c = get_capture(rt.catalogue, capture_id)
+    except InputError:
+        raise HTTPException(status_code=404, detail="unknown capture") from None
     facts = rows(
         [[e(k), f"<code>{e(c[k])}</code>"] for k in CAPTURE_FACTS],
         ["Field", "Value"],
@@ -318,25 +309,9 @@ def api_audit(user: dict = Depends(current_user)) -> JSONResponse:
 
 
 def _audits() -> list[dict[str, Any]]:
-    from sqlalchemy import select
+    from preservation.queries import list_audits
 
-    from kernel.ids import isoformat
-    from preservation.catalogue.models import AuditResult
-
-    with _runtime().catalogue.session() as session:
-        found = session.scalars(select(AuditResult).order_by(AuditResult.id.desc()).limit(100))
-        return [
-            {
-                "id": a.id,
-                "started_at": isoformat(a.started_at),
-                "finished_at": isoformat(a.finished_at),
-                "scope": a.scope,
-                "checked": a.checked,
-                "failed": a.failed,
-                "details": list(a.details or []),
-            }
-            for a in found
-        ]
+    return list_audits(_runtime().catalogue, limit=100)
 
 
 @app.get("/api/custody")
@@ -346,28 +321,12 @@ def api_custody(user: dict = Depends(current_user)) -> JSONResponse:
 
 def _custody() -> dict[str, Any]:
     """How much of the archive is sealed, and where the custody ledger stands."""
-    from sqlalchemy import distinct, func, select
-
-    from kernel.ids import isoformat
-    from preservation.catalogue.models import Capture, LedgerEntry
-    from preservation.custody.timestamps import SealedCapture
+    from preservation.queries import custody_summary
     from preservation.staging import sweep
 
     rt = _runtime()
-    with rt.catalogue.session() as session:
-        captures = session.scalar(select(func.count()).select_from(Capture)) or 0
-        sealed = session.scalar(select(func.count(distinct(SealedCapture.capture_id)))) or 0
-        newest = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(1)
-        head = session.scalars(newest).first()
-        return {
-            "captures": captures,
-            "sealed": sealed,
-            "unsealed": captures - sealed,
-            "ledger_head": head.seq if head else 0,
-            "ledger_last_event": head.event if head else None,
-            "ledger_last_at": isoformat(head.at) if head else None,
-            "interrupted_in_staging": len(sweep(rt, remove_empty=False)),
-        }
+    staged = len(sweep(rt, remove_empty=False))
+    return {**custody_summary(rt.catalogue), "interrupted_in_staging": staged}
 
 
 @app.get("/audit", response_class=HTMLResponse)

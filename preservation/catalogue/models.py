@@ -37,6 +37,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.types import TypeDecorator
 
 from kernel.errors import ConfigError
+from preservation.catalogue import connect
 
 
 class UTCDateTime(TypeDecorator):
@@ -219,12 +220,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    url = connect.normalise(url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     except Exception as exc:  # bad URL or missing driver
-        raise ConfigError(f"cannot use catalogue {url.split('@')[-1]}: {exc}") from None
+        raise connect.config_error(url, exc, "use") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -257,8 +259,9 @@ class Catalogue:
                 migrate(engine)
             except ConfigError:
                 raise
-            except Exception as exc:
-                raise ConfigError(f"cannot open catalogue: {exc}") from None
+            except Exception as exc:  # unreachable, wrong password, no such database
+                engine.dispose()
+                raise connect.config_error(engine.url, exc) from None
         return cls(engine)
 
     def close(self) -> None:

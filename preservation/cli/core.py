@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from kernel.errors import InputError
-from preservation.presentation import CAPTURE_FACTS, capture_dict
+from kernel.schedule import tick_warning
+from preservation.presentation import CAPTURE_FACTS, STATUSES
 
 KINDS = ("web", "video", "telegram")
 
@@ -76,7 +75,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("captures", parents=[common], help="list captures")
     p.add_argument("--source")
     p.add_argument("--case")
-    p.add_argument("--status", choices=("complete", "partial", "failed"))
+    p.add_argument("--status", choices=STATUSES)
     p.add_argument("--limit", type=positive_int, help="only the newest N")
     p.set_defaults(handler=cmd_captures)
 
@@ -152,6 +151,9 @@ def cmd_watch_add(args: argparse.Namespace, app: Any) -> int:
         options=parse_options(args.option),
     )
     source = watchlist.add_source(rt.catalogue, spec, app.settings.operator, rt.clock())
+    warning = tick_warning(spec.kind, spec.schedule_seconds)
+    if warning:
+        app.warn(warning)
     data = watchlist.source_dict(source)
     app.emit(
         data, lambda: print(f"{source.id}  {source.kind}  {source.url}  every {data['every']}")
@@ -332,23 +334,16 @@ def cmd_run(args: argparse.Namespace, app: Any) -> int:
 
 # -- captures / show ------------------------------------------------------------------------
 def cmd_captures(args: argparse.Namespace, app: Any) -> int:
-    from sqlalchemy.orm import selectinload
-
-    from preservation.catalogue.models import Capture
     from preservation.presentation import table
+    from preservation.queries import list_captures
 
-    with app.runtime.catalogue.session() as session:
-        query = select(Capture).options(selectinload(Capture.artifacts)).order_by(Capture.id.desc())
-        if args.source:
-            query = query.where(Capture.source_id == args.source)
-        if args.case:
-            query = query.where(Capture.case_id == args.case)
-        if args.status:
-            query = query.where(Capture.status == args.status)
-        if args.limit:
-            query = query.limit(args.limit)
-        captures = list(session.scalars(query))
-        rows = [capture_dict(c) for c in captures]
+    rows = list_captures(
+        app.runtime.catalogue,
+        source=args.source,
+        case=args.case,
+        status=args.status,
+        limit=args.limit,
+    )
     app.emit(
         rows,
         lambda: (
@@ -374,21 +369,11 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
 
 
 def cmd_show(args: argparse.Namespace, app: Any) -> int:
-    from sqlalchemy.orm import selectinload
-
-    from preservation.catalogue.models import Capture
     from preservation.formats import manifest as manifests
+    from preservation.queries import get_capture
 
     rt = app.runtime
-    with rt.catalogue.session() as session:
-        capture = session.scalar(
-            select(Capture)
-            .options(selectinload(Capture.artifacts))
-            .where(Capture.id == args.capture_id)
-        )
-        if capture is None:
-            raise InputError(f"unknown capture: {args.capture_id}")
-        data = capture_dict(capture)
+    data = get_capture(rt.catalogue, args.capture_id)
     data["manifest"] = manifests.parse(rt.store.read_bytes(data["manifest_key"]))
 
     def human() -> None:

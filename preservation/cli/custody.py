@@ -175,12 +175,10 @@ def cmd_ledger_verify(args: argparse.Namespace, app: Any) -> int:
 
 
 def cmd_ledger_list(args: argparse.Namespace, app: Any) -> int:
-    from preservation.custody.ledger import ledger_for
     from preservation.presentation import table
+    from preservation.queries import ledger_entries
 
-    entries = ledger_for(app.runtime).entries(args.subject)
-    if args.limit:
-        entries = entries[-args.limit :]
+    entries = ledger_entries(app.runtime, args.subject, args.limit)
     app.emit(
         entries,
         lambda: (

@@ -15,8 +15,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from sqlalchemy.exc import DBAPIError
+
 from kernel import __version__
 from kernel.errors import InputError, WitnessboxError
+from preservation.catalogue import connect
 
 Handler = Callable[[argparse.Namespace, "App"], int]
 
@@ -131,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except DBAPIError as exc:  # the catalogue's server went away mid-command
+        if debug:
+            raise
+        print(f"error: catalogue failed: {connect.reason(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:
             raise

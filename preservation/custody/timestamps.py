@@ -471,6 +471,14 @@ def seal(
     return outcome
 
 
+def seal_configured(rt: Runtime, limit: int = MAX_BATCH) -> SealOutcome | None:
+    """What the seal DAG runs: the configured TSAs and roots; None while no TSA is set."""
+    urls = tsa_urls(rt.settings)
+    if not urls:
+        return None  # offline-first: captures wait unsealed until a TSA is configured
+    return seal(rt, urls, trusted_roots(rt.settings), limit)
+
+
 def _index_batch(catalogue: Catalogue, record: dict[str, Any]) -> bool:
     batch_id = record["batch"]
     with catalogue.session.begin() as session:

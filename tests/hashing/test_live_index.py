@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sqlalchemy import delete
@@ -49,8 +47,8 @@ def _same_answers(catalogue: Catalogue, queries: list[str]) -> None:
 
 
 @pytest.fixture
-def catalogue(tmp_path: Path):
-    cat = Catalogue.open(f"sqlite:///{tmp_path / 'catalogue.sqlite'}")
+def catalogue(catalogue_url: str):  # on SQLite and PostgreSQL
+    cat = Catalogue.open(catalogue_url)
     yield cat
     live_index.forget(cat.engine)
     cat.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 
 import pytest
 
@@ -12,7 +11,11 @@ from kernel.errors import IntegrityError
 from preservation.custody.audit import run_audit
 from preservation.custody.ledger import ledger_for
 from preservation.store import blob_key
+from tests.support.catalogue_sql import sql
 from tests.support.custody_helpers import capture, cli, flip_byte, store_path, writable
+
+pytestmark = pytest.mark.usefixtures("catalogue_url")  # on SQLite and PostgreSQL
+
 
 
 def fails(out: str) -> list[str]:
@@ -43,8 +46,7 @@ def test_an_intact_archive_verifies_and_the_audit_is_recorded(three, settings, c
     assert report["checked"]["bytes"] == (3 << 20) + len(b"<p>one</p><p>two</p><p>three</p>")
     assert {c["status"] for c in report["captures"]} == {"ok"}
     assert all(c["signed_by"] for c in report["captures"])
-    with sqlite3.connect(settings.home / "catalogue.sqlite") as db:
-        assert db.execute("select scope, checked, failed from audits").fetchall() == [("all", 3, 0)]
+    assert sql(settings, "select scope, checked, failed from audits") == [("all", 3, 0)]
     last = ledger_for(rt).entries()[-1]
     assert last["event"] == "audited" and last["data"]["result"] == "pass"
     assert last["data"]["audit_id"] == report["audit_id"]
@@ -119,9 +121,8 @@ def test_a_deleted_manifest_or_signature_is_named(three, capsys):
 
 def test_a_manifest_the_catalogue_lost_is_still_checked(three, settings, capsys):
     rt, a, b, c = three
-    with sqlite3.connect(settings.home / "catalogue.sqlite") as db:
-        db.execute("delete from artifacts where capture_id = ?", (b.capture_id,))
-        db.execute("delete from captures where id = ?", (b.capture_id,))
+    sql(settings, "delete from artifacts where capture_id = :id", id=b.capture_id)
+    sql(settings, "delete from captures where id = :id", id=b.capture_id)
     flip_byte(store_path(rt, artifact(rt, b, "page.html")["key"]))
     code, out, _ = cli(capsys, "verify", "--all", "--json")
     report = json.loads(out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,11 @@ import pytest
 from preservation.custody import ledger as ledgers
 from preservation.custody.ledger import GENESIS, ledger_for, ledger_key, verify_ledger
 from preservation.reindex import reindex
+from tests.support.catalogue_sql import sql
 from tests.support.custody_helpers import capture, cli, store_path, writable
+
+pytestmark = pytest.mark.usefixtures("catalogue_url")  # on SQLite and PostgreSQL
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,9 +118,8 @@ def test_tampering_with_the_catalogue_copy_is_named(runtime, settings, capsys):
     rt = runtime
     for n in range(3):
         capture(rt, {"page.html": bytes([n])})
-    with sqlite3.connect(settings.home / "catalogue.sqlite") as db:
-        db.execute("update ledger set actor = 'mallory' where seq = 5")
-        db.execute("delete from ledger where seq = 2")
+    sql(settings, "update ledger set actor = 'mallory' where seq = 5")
+    sql(settings, "delete from ledger where seq = 2")
     code, out, _ = cli(capsys, "ledger", "verify")
     assert code == 1
     assert "changed-entry: catalogue ledger seq 5" in out
@@ -174,8 +176,7 @@ def test_reindex_restores_the_ledger_from_the_store(runtime, settings, capsys):
     for n in range(2):
         capture(rt, {"page.html": bytes([n])})
     before = ledger_for(rt).entries()
-    with sqlite3.connect(settings.home / "catalogue.sqlite") as db:
-        db.execute("delete from ledger")
+    sql(settings, "delete from ledger")
     assert ledger_for(rt).entries() == []
     report = reindex(rt.store, rt.catalogue, rt.clock())
     assert not report.problems

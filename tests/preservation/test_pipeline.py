@@ -24,7 +24,11 @@ from preservation.pipeline import capture_source, resume_pending, run_due
 from preservation.reindex import reindex
 from preservation.runtime import open_runtime
 from preservation.store import blob_key
+from tests.support.catalogue_sql import wipe
 from tests.support.fake_collector import StaticCollector, failing_collector
+
+pytestmark = pytest.mark.usefixtures("catalogue_url")  # on SQLite and PostgreSQL
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,8 +142,8 @@ def test_reindex_restores_every_capture_from_the_store(runtime):
     rt.collectors["web"] = StaticCollector({"page.html": b"a", "b.bin": b"b"}, cursor={"n": 1})
     ids = [capture_source(rt, source).capture_id for _ in range(3)]
     before = sorted((a.capture_id, a.name, a.sha256) for a in _artifacts(rt))
-    os.remove(rt.settings.home / "catalogue.sqlite")  # the catalogue is lost entirely
     rt.catalogue.close()
+    wipe(rt.settings)  # the catalogue is lost entirely
     rt2 = open_runtime(rt.settings)
     try:
         report = reindex(rt2.store, rt2.catalogue, rt2.clock())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 
 import pytest
@@ -15,8 +14,12 @@ from preservation.custody.ledger import ledger_for
 from preservation.custody.timestamps import SealedCapture, unsealed_captures
 from preservation.reindex import reindex
 from tests.support import custody_tsa
+from tests.support.catalogue_sql import sql
 from tests.support.custody_helpers import capture, cli, flip_byte, store_path, writable
 from tests.support.custody_tsa import dead_url
+
+pytestmark = pytest.mark.usefixtures("catalogue_url")  # on SQLite and PostgreSQL
+
 
 local_tsa, tsa, rogue_tsa = custody_tsa.local_tsa, custody_tsa.tsa, custody_tsa.rogue_tsa
 
@@ -179,9 +182,8 @@ def test_reindex_restores_seal_batches(runtime, settings, capsys, tsa):
     rt = runtime
     o = capture(rt, {"page.html": b"x"})
     seal(capsys, tsa)
-    with sqlite3.connect(settings.home / "catalogue.sqlite") as db:
-        db.execute("delete from sealed_captures")
-        db.execute("delete from seal_batches")
+    sql(settings, "delete from sealed_captures")
+    sql(settings, "delete from seal_batches")
     assert [c.id for c in unsealed_captures(rt.catalogue)] == [o.capture_id]
     report = reindex(rt.store, rt.catalogue, rt.clock())
     assert not report.problems
@@ -197,7 +199,6 @@ def test_a_truncated_ledger_is_caught_by_the_sealed_head(runtime, settings, caps
     seal(capsys, tsa)  # timestamps the head (entry 2), then appends "sealed" as entry 3
     for seq in (3, 2):  # an attacker drops the newest entries from both copies
         os.remove(store_path(rt, f"ledger/{seq:012d}.json"))
-    with sqlite3.connect(settings.home / "catalogue.sqlite") as db:
-        db.execute("delete from ledger where seq >= 2")
+    sql(settings, "delete from ledger where seq >= 2")
     code, out, _ = cli(capsys, "ledger", "verify")
     assert code == 1 and "truncated: ledger/000000000002.json" in out

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 
 import pytest
 
+from kernel.settings import load_settings
 from preservation.cli.main import main
+from tests.support.catalogue_sql import exists, sql
+
+pytestmark = pytest.mark.usefixtures("catalogue_url")  # on SQLite and PostgreSQL
 
 VALID = [
     (["https://Example.ORG:443/news#top"], "web", "https://example.org/news"),
@@ -43,12 +45,12 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def count_sources(home: Path) -> int:
-    db = home / "catalogue.sqlite"
-    if not db.exists():
+def count_sources() -> int:
+    """Sources in the configured catalogue (0 before it exists)."""
+    settings = load_settings()
+    if not exists(settings):
         return 0
-    with sqlite3.connect(db) as conn:
-        return conn.execute("select count(*) from sources").fetchone()[0]
+    return sql(settings, "select count(*) from sources")[0][0]
 
 
 @pytest.mark.parametrize(("argv", "kind", "url"), VALID)
@@ -65,7 +67,7 @@ def test_valid_entries_are_added(wb_env, capsys, argv, kind, url):
     # the same source in another spelling is refused, naming the existing id
     code, out, err = run(capsys, "watch", "add", *argv)
     assert code == 2 and f"already watched as {source['id']}" in err
-    assert count_sources(Path(wb_env["WITNESSBOX_HOME"])) == 1
+    assert count_sources() == 1
 
 
 @pytest.mark.parametrize(("argv", "message"), INVALID)
@@ -75,7 +77,7 @@ def test_invalid_entries_are_refused_with_one_line(wb_env, capsys, argv, message
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
     assert "Traceback" not in err
-    assert count_sources(Path(wb_env["WITNESSBOX_HOME"])) == 0
+    assert count_sources() == 0
 
 
 def test_private_networks_allowed_by_operator(wb_env, capsys, monkeypatch):
@@ -103,7 +105,9 @@ def test_pause_resume_remove_show_and_list(wb_env, capsys):
     assert code == 2 and err == "error: unknown source: src-nope\n"
 
 
-def test_import_is_all_or_nothing_and_export_round_trips(wb_env, capsys, tmp_path):
+def test_import_is_all_or_nothing_and_export_round_trips(
+    wb_env, capsys, tmp_path, fresh_catalogue, monkeypatch
+):
     good = tmp_path / "good.csv"
     good.write_text("url,kind,every,tags,case\nhttps://example.org/a,,6h,a;b,C1\n@some_channel,,,,C1\n")
     code, out, err = run(capsys, "watch", "import", str(good), "--json")
@@ -113,7 +117,7 @@ def test_import_is_all_or_nothing_and_export_round_trips(wb_env, capsys, tmp_pat
     bad.write_text("https://example.org/new\nhttp://192.168.1.1/\nnot a url at all\n")
     code, out, err = run(capsys, "watch", "import", str(bad))
     assert code == 2 and "entry 2" in err and "and 1 more" in err and "nothing imported" in err
-    assert count_sources(Path(wb_env["WITNESSBOX_HOME"])) == 2
+    assert count_sources() == 2
     again = run(capsys, "watch", "import", str(good), "--json")
     assert json.loads(again[1])["skipped"][0]["existing_id"].startswith("src-")
     export = tmp_path / "out.json"
@@ -122,6 +126,7 @@ def test_import_is_all_or_nothing_and_export_round_trips(wb_env, capsys, tmp_pat
     assert {s["url"] for s in exported} == {"https://example.org/a", "https://t.me/some_channel"}
     assert run(capsys, "watch", "export", str(export))[0] == 2  # never overwrites a file
     # an export imports cleanly into a fresh watchlist
+    monkeypatch.setenv("WITNESSBOX_CATALOGUE", fresh_catalogue(tmp_path / "other"))
     code, out, _ = run(capsys, "--home", str(tmp_path / "other"), "watch", "import", str(export), "--json")
     assert code == 0 and len(json.loads(out)["added"]) == 2
 
