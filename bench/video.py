@@ -76,7 +76,7 @@ from collectors.video.collector import VideoCollector
 from preservation.formats import manifest as manifests
 from preservation.catalogue import watchlist
 from preservation.catalogue.models import Source
-from preservation.pipeline import capture_source
+from preservation.runner import capture_source
 from preservation.runtime import open_runtime
 from kernel.settings import load_settings
 

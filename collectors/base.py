@@ -44,6 +44,21 @@ _SAFE_NAME = re.compile(
 )
 
 
+def http_reason(status: int, phrase: str = "") -> str:
+    """A failed capture's reason for an HTTP error answer: ``http-404: Not Found``.
+
+    HTTP/2 carries no reason phrase, so the standard one is used when the server sent none.
+    """
+    from http import HTTPStatus
+
+    if not phrase.strip():
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "HTTP error"
+    return f"http-{status}: {phrase.strip()}"
+
+
 def check_artifact_name(name: str) -> str:
     """Artifact names are relative paths of safe characters: never from untrusted text."""
     if not _SAFE_NAME.match(name) or ".." in name.split("/"):

@@ -9,6 +9,7 @@ prints one line and exits; backends translate their own exceptions at the bounda
     ├── ConfigError (exit 2)         settings that cannot work
     ├── CollectionError (exit 1)     a collector could not capture
     ├── StorageError (exit 1)        the store is down, refused or returned something wrong
+    │   ├── MissingObjectError       the store answered: nothing at this key
     │   └── ObjectExistsError        put-if-absent found a different object at the key
     └── IntegrityError (exit 1)      fixity, signature or chain failures, with ``details``
 """
@@ -51,6 +52,14 @@ class StorageError(WitnessboxError):
     exit_code = 1
 
 
+class MissingObjectError(StorageError):
+    """The store answered that no object has this key (not: the store could not be asked).
+
+    Only this is evidence that something is gone; any other ``StorageError`` on a read is an
+    outage or a refusal, to be retried, never reported as damage.
+    """
+
+
 class ObjectExistsError(StorageError):
     """A write-once key already holds different bytes: evidence is never overwritten."""
 
@@ -73,3 +82,15 @@ class IntegrityError(WitnessboxError):
     def __init__(self, message: str, details: list[Problem] | None = None) -> None:
         super().__init__(message)
         self.details = list(details or [])
+
+
+def read_problem(key: str, exc: StorageError, what: str | None = None) -> Problem:
+    """A failed read as a finding: ``missing-object`` only when the store said so.
+
+    Any other storage error (network down, timeout, access denied) is ``unreadable``:
+    the object may be intact, so the check must be retried, not taken as damage.
+    """
+    if isinstance(exc, MissingObjectError):
+        return Problem("missing-object", key, str(exc) if what is None else what)
+    return Problem("unreadable", key, str(exc) if what is None else f"{what}: {exc}")
+

@@ -44,12 +44,17 @@ class Settings:
     # the key itself (PEM), e.g. from the Airflow connection witnessbox_signing; wins over the path
     signing_key_pem: str = field(default="", repr=False, metadata=SECRET)
     tsa_urls: str = ""  # comma-separated RFC 3161 endpoints
+    lease_seconds: int = 900  # a worker's claim on a source; renewed while it captures
     audit_sample: int = 200  # captures per scheduled fixity audit (0: every capture)
     telegram_api_id: str = ""
     telegram_api_hash: str = field(default="", repr=False, metadata=SECRET)
     telegram_session: str = field(default="", repr=False, metadata=SECRET)
     telegram_preview_url: str = "https://t.me/s/"
     max_response_bytes: int = 200 * 1024 * 1024
+    # an Airflow notifier class (module.Class) told when a watched item vanishes; its
+    # keyword arguments as JSON (may hold a webhook URL: a secret)
+    change_notifier: str = ""
+    change_notifier_args: str = field(default="", repr=False, metadata=SECRET)
     max_capture_bytes: int = 2 * 1024 * 1024 * 1024
 
     def __post_init__(self) -> None:
@@ -66,6 +71,8 @@ class Settings:
             raise ConfigError("retention_mode must be COMPLIANCE or GOVERNANCE")
         if self.audit_sample < 0:
             raise ConfigError("audit_sample must be 0 (every capture) or more")
+        if self.lease_seconds < 5:
+            raise ConfigError("lease_seconds must be 5 or more")
         if self.retention_days < 0:
             raise ConfigError("retention_days must be 0 (off) or more")
 

@@ -23,16 +23,15 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
-from kernel.errors import InputError, StorageError, WitnessboxError
+from kernel.errors import WitnessboxError
 from kernel.ids import isoformat
 from preservation.catalogue.indexer import index_manifest, parse_time
 from preservation.catalogue.models import Capture, Cursor, Source
@@ -41,6 +40,7 @@ from preservation.custody import ledger as custody_ledger
 from preservation.custody import signing
 from preservation.formats import manifest as manifests
 from preservation.runtime import Runtime, file_lock
+from preservation.search import derive as search
 from preservation.staging import sweep as sweep_staging
 from preservation.staging import write_atomic, write_started
 from preservation.store import blob_key
@@ -295,6 +295,9 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
     digest = hashlib.sha256(data).hexdigest()
     with rt.catalogue.session.begin() as session:
         index_manifest(session, manifest, key, digest, rt.clock())
+        opener = search.opener_for(rt.store, staging / ARTIFACTS_DIR)
+        alerts = search.derive(session, manifest, opener, rt.clock())  # text index, changes
+    search.notify(rt.settings, alerts)
     custody_ledger.record_capture(rt, manifest, key, digest)  # idempotent on resume
     for hook in AFTER_COMMIT:
         hook(rt, manifest, key)
@@ -331,79 +334,3 @@ def resume_pending(rt: Runtime) -> list[CaptureOutcome]:
         with contextlib.suppress(FileNotFoundError):
             staging.with_suffix(".lock").unlink()
     return outcomes
-
-
-def capture_source(rt: Runtime, source: Source) -> CaptureOutcome:
-    """One capture of one source, start to finish."""
-    locks = rt.settings.home / "locks"
-    with file_lock(locks / f"{source.id}.lock", blocking=False) as locked:
-        if not locked:
-            raise InputError(f"source {source.id} is being captured by another run")
-        capture_id = rt.new_id()
-        staging = rt.settings.staging / capture_id
-        with file_lock(staging.with_suffix(".lock")):  # held from the first file to the commit
-            collect_into_staging(rt, source, capture_id)
-            outcome = commit_pending(rt, staging)
-        with contextlib.suppress(FileNotFoundError):
-            staging.with_suffix(".lock").unlink()
-        return outcome
-
-
-def due_sources(
-    rt: Runtime,
-    kind: str | None = None,
-    source_id: str | None = None,
-    now: datetime | None = None,
-    limit: int | None = None,
-) -> list[Source]:
-    now = now or rt.clock()
-    with rt.catalogue.session() as session:
-        query = select(Source).where(Source.removed_at.is_(None))
-        if source_id:
-            query = query.where(Source.id == source_id)
-        else:
-            query = query.where(
-                Source.active.is_(True),
-                or_(Source.next_due_at.is_(None), Source.next_due_at <= now),
-            )
-        if kind:
-            query = query.where(Source.kind == kind)
-        query = query.order_by(Source.next_due_at, Source.added_at)
-        return list(session.scalars(query.limit(limit) if limit else query))
-
-
-def due_source_ids(rt: Runtime, kind: str, limit: int | None = None) -> list[str]:
-    """A collection DAG's first task: finish interrupted captures, then name the due sources."""
-    resume_pending(rt)  # captures whose worker died after collecting are completed first
-    return [s.id for s in due_sources(rt, kind=kind, limit=limit)]
-
-
-def capture_source_id(rt: Runtime, source_id: str) -> CaptureOutcome | None:
-    """One mapped DAG task: capture ``source_id``; None if it was paused or removed meanwhile."""
-    with rt.catalogue.session() as session:
-        source = session.get(Source, source_id)
-    if source is None or not source.active or source.removed_at is not None:
-        return None
-    return capture_source(rt, source)
-
-
-def run_due(
-    rt: Runtime, kind: str | None = None, source_id: str | None = None
-) -> tuple[list[CaptureOutcome], list[tuple[str, str]]]:
-    """Collect every due source once: what the DAGs do, one source per task."""
-    outcomes = resume_pending(rt)
-    errors: list[tuple[str, str]] = []
-    sources = due_sources(rt, kind, source_id)
-    if source_id and not sources:
-        raise InputError(f"unknown source: {source_id}")
-    for source in sources:
-        rt.progress(f"capturing {source.id} {source.url}")
-        try:
-            outcomes.append(capture_source(rt, source))
-        except StorageError as exc:
-            raise StorageError(
-                f"{exc} (while capturing {source.id}; staging kept for a rerun)"
-            ) from exc
-        except WitnessboxError as exc:
-            errors.append((source.id, str(exc)))
-    return outcomes, errors

@@ -21,6 +21,7 @@ from hashing.enrich import Enricher
 from kernel.ids import uuid7
 from kernel.netpolicy import NetworkPolicy
 from kernel.settings import Settings
+from preservation.catalogue.leases import worker_name
 from preservation.catalogue.models import Catalogue
 from preservation.store import Store, open_store
 
@@ -43,6 +44,8 @@ class Runtime:
     progress: Callable[[str], None] = lambda message: None
     enricher_factory: Callable[[], Enricher] = Enricher
     collectors: dict[str, Collector] = field(default_factory=dict)
+    #: this process as named in source leases (catalogue/leases.py)
+    worker: str = field(default_factory=worker_name)
 
     def collector(self, kind: str) -> Collector:
         if kind not in self.collectors:

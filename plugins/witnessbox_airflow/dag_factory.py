@@ -38,7 +38,7 @@ def run_context() -> dict[str, Any]:
 
 
 def find_due_sources(kind: str) -> list[str]:
-    from preservation.pipeline import due_source_ids
+    from preservation.runner import due_source_ids
 
     with WitnessboxHook(run_context()) as hook:
         return due_source_ids(hook.get_conn(), kind, MAX_SOURCES_PER_RUN)
@@ -46,12 +46,13 @@ def find_due_sources(kind: str) -> list[str]:
 
 def capture_one(source_id: str) -> dict[str, Any]:
     from kernel.errors import CollectionError
-    from preservation.pipeline import capture_source_id
+    from preservation.runner import capture_source_id
 
     with WitnessboxHook(run_context()) as hook:
         outcome = capture_source_id(hook.get_conn(), source_id)
     if outcome is None:
-        return {"source_id": source_id, "status": "skipped", "reasons": ["no longer active"]}
+        reason = "no longer active or due, or claimed by another worker"
+        return {"source_id": source_id, "status": "skipped", "reasons": [reason]}
     if outcome.status == "failed":  # recorded already; raising lets Airflow retry with backoff
         raise CollectionError(
             f"{source_id}: {'; '.join(outcome.reasons)} (capture {outcome.capture_id})"

@@ -280,7 +280,8 @@ def _print_outcome(outcome: Any) -> None:
 def cmd_capture(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
     from preservation.catalogue.models import Source
-    from preservation.pipeline import capture_source, resume_pending
+    from preservation.pipeline import resume_pending
+    from preservation.runner import capture_source
 
     rt = app.runtime
     spec = watchlist.validate_entry(
@@ -309,7 +310,7 @@ def cmd_capture(args: argparse.Namespace, app: Any) -> int:
 
 
 def cmd_run(args: argparse.Namespace, app: Any) -> int:
-    from preservation.pipeline import run_due
+    from preservation.runner import run_due
 
     outcomes, errors = run_due(app.runtime, kind=args.kind, source_id=args.source)
 

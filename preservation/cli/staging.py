@@ -55,7 +55,7 @@ def cmd_list(args: argparse.Namespace, app: Any) -> int:
 
 def _source_snapshot(app: Any, source_id: str | None, leftover: Any) -> dict[str, Any]:
     from preservation.catalogue.watchlist import get_source
-    from preservation.pipeline import source_snapshot
+    from preservation.catalogue.views import source_snapshot
 
     if source_id is None:
         if leftover.source_id is None:

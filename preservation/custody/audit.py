@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 
-from kernel.errors import InputError, IntegrityError, Problem, StorageError
+from kernel.errors import InputError, IntegrityError, Problem, StorageError, read_problem
 from kernel.ids import isoformat
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
 from preservation.custody.signing import check_manifest_signature
@@ -205,8 +205,8 @@ def _check_manifest(
     add = check.problems.append
     try:
         data = rt.store.read_bytes(key)
-    except StorageError:
-        add(Problem("missing-object", key, f"manifest of capture {check.capture_id}"))
+    except StorageError as exc:  # gone, or only out of reach for now: read_problem tells
+        add(read_problem(key, exc, f"manifest of capture {check.capture_id}"))
         return None
     actual = hashlib.sha256(data).hexdigest()
     if check.manifest_sha256 and actual != check.manifest_sha256:
@@ -252,15 +252,23 @@ def _check_blob_presence(
             continue
         entry = blobs.get(key)
         if entry is None:
-            info = rt.store.stat(key)
-            entry = blobs[key] = {
-                "sha256": sha,
-                "size": size,
-                "stat": info.size if info else None,
-                "users": [],
-            }
+            entry = blobs[key] = {"sha256": sha, "size": size, "stat": None, "users": []}
+            try:
+                info = rt.store.stat(key)
+            except StorageError as exc:  # an outage: the blob may be intact
+                entry["error"] = str(exc)
+            else:
+                entry["stat"] = info.size if info else None
         entry["users"].append((check, artifact.get("name")))
-        if entry["stat"] is None:
+        if entry.get("error"):
+            check.problems.append(
+                Problem(
+                    "unreadable",
+                    key,
+                    f"{artifact.get('name')} of {check.capture_id}: {entry['error']}",
+                )
+            )
+        elif entry["stat"] is None:
             check.problems.append(
                 Problem("missing-object", key, f"{artifact.get('name')} of {check.capture_id}")
             )

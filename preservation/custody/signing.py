@@ -23,14 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
 
-from kernel.errors import ConfigError, IntegrityError, Problem
+from kernel.errors import (
+    ConfigError,
+    IntegrityError,
+    MissingObjectError,
+    Problem,
+    StorageError,
+    read_problem,
+)
 from kernel.settings import Settings
 from preservation.store import Store
 
@@ -242,7 +249,11 @@ def check_manifest_signature(
             if not pub_key:
                 raise ValueError(f"malformed key fingerprint {fp!r}")
             public = load_public_key(store.read_bytes(pub_key))
-        except Exception as exc:
+        except StorageError as exc:
+            missing = isinstance(exc, MissingObjectError)
+            problems.append(Problem("missing-key" if missing else "unreadable", pub_key, str(exc)))
+            return problems
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # not a usable key
             problems.append(Problem("missing-key", pub_key or manifest_key, str(exc)))
             return problems
         if fingerprint(public) != fp:
@@ -251,8 +262,8 @@ def check_manifest_signature(
         keys[fp] = public
     try:
         signature = store.read_bytes(sig_key)
-    except Exception:
-        return [Problem("missing-object", sig_key, "the manifest's detached signature")]
+    except StorageError as exc:
+        return [read_problem(sig_key, exc, "the manifest's detached signature")]
     try:
         public.verify(signature, data)
     except InvalidSignature:

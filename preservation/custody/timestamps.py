@@ -44,6 +44,7 @@ from kernel.errors import (
     Problem,
     StorageError,
     WitnessboxError,
+    read_problem,
 )
 from kernel.ids import isoformat
 from kernel.settings import Settings
@@ -345,7 +346,7 @@ def _check_before_sealing(store: Store, capture: Capture) -> tuple[str | None, P
     try:
         data = store.read_bytes(capture.manifest_key)
     except StorageError as exc:
-        return None, Problem("missing-object", capture.manifest_key, str(exc))
+        return None, read_problem(capture.manifest_key, exc)
     digest = hashlib.sha256(data).hexdigest()
     if digest != capture.manifest_sha256:
         return None, Problem("manifest-changed", capture.manifest_key, "differs from its index")
@@ -557,7 +558,7 @@ class SealChecker:
         try:
             record = json.loads(self.store.read_bytes(key))
         except StorageError as exc:
-            return None, [Problem("missing-object", key, str(exc))]
+            return None, [read_problem(key, exc)]
         except ValueError as exc:
             return None, [Problem("unreadable", key, str(exc))]
         problems: list[Problem] = []
@@ -579,7 +580,7 @@ class SealChecker:
             reply = self.store.read_bytes(info["token"])
             chain = x509.load_pem_x509_certificates(self.store.read_bytes(info["chain"]))
         except StorageError as exc:
-            return [Problem("missing-object", info["token"], str(exc))]
+            return [read_problem(info["token"], exc)]
         except ValueError as exc:
             return [Problem("bad-token", info["chain"], str(exc))]
         if hashlib.sha256(reply).hexdigest() != info["token_sha256"]:
@@ -601,7 +602,11 @@ class SealChecker:
     ) -> tuple[list[dict[str, Any]], list[Problem]]:
         """The capture's verified seals (batch, times) and every problem found."""
         prefix = f"{manifest_key.rsplit('/', 1)[0]}/seals/"
-        found = {k.rsplit("/", 1)[-1].removesuffix(".json"): k for k in self.store.list(prefix)}
+        try:
+            keys = list(self.store.list(prefix))
+        except StorageError as exc:  # out of reach: unknown, not unsealed
+            return [], [Problem("unreadable", prefix, str(exc))]
+        found = {k.rsplit("/", 1)[-1].removesuffix(".json"): k for k in keys}
         problems: list[Problem] = []
         for batch_id in expected:
             if batch_id not in found:

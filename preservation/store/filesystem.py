@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hashing.crypto import Digests, copy_and_digest, digest_file
-from kernel.errors import ObjectExistsError, StorageError
+from kernel.errors import MissingObjectError, ObjectExistsError, StorageError
 from preservation.store.base import (
     ObjectInfo,
     Store,
@@ -193,7 +193,7 @@ class FileStore(Store):
         try:
             stream = open(self.path(key), "rb")
         except FileNotFoundError as exc:
-            raise StorageError(f"missing object: {key}") from exc
+            raise MissingObjectError(f"missing object: {key}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read {key}: {exc.strerror}") from exc
         with stream:

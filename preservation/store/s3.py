@@ -44,7 +44,7 @@ from minio.helpers import check_bucket_name, genheaders
 from minio.retention import Retention
 
 from hashing.crypto import Digests, copy_and_digest, digest_file
-from kernel.errors import ConfigError, ObjectExistsError, StorageError
+from kernel.errors import ConfigError, MissingObjectError, ObjectExistsError, StorageError
 from preservation.store.base import (
     ObjectInfo,
     Store,
@@ -384,7 +384,7 @@ class S3Store(Store):
         except StorageError as exc:
             cause = exc.__cause__
             if isinstance(cause, S3Error) and cause.code in ("NoSuchKey", "NoSuchObject"):
-                raise StorageError(f"missing object: {key} on {self.url}") from cause
+                raise MissingObjectError(f"missing object: {key} on {self.url}") from cause
             raise
         try:
             yield io.BufferedReader(_ObjectReader(response, key), buffer_size=1 * MiB)  # type: ignore[arg-type]

@@ -285,6 +285,20 @@ def test_redirect_loop_fails_but_keeps_the_evidence(site: SiteServer, capture) -
     assert_archives_valid(captured)
 
 
+@pytest.mark.parametrize(
+    ("path", "reason"), [("/gone.html", "http-404: Not Found"), ("/down.html", "http-503: ")]
+)
+def test_http_error_answer_is_kept_but_failed(site: SiteServer, capture, path, reason) -> None:
+    captured = capture(site.url(path))
+    assert captured.result.status == "failed"
+    assert captured.result.reasons[0].startswith(reason)
+    assert captured.result.platform["http_status"] == int(reason[5:8])
+    roles = captured.roles()
+    assert {"warc", "wacz", "screenshot", "dom", "text", "page-info"} <= set(roles)
+    assert captured.page_info()["status"] == "failed"
+    assert_archives_valid(captured)
+
+
 # -- limits --------------------------------------------------------------------------------------
 def test_response_over_the_size_limit_is_truncated(site: SiteServer, capture) -> None:
     limit = 3 * 1024 * 1024

@@ -31,7 +31,7 @@ KILLED_WHILE_COLLECTING = textwrap.dedent(
     from collectors.base import CollectedCapture
     from kernel.settings import load_settings
     from preservation.catalogue.models import Source
-    from preservation.pipeline import capture_source
+    from preservation.runner import capture_source
     from preservation.runtime import open_runtime
     from tests.support.fake_collector import StaticCollector
 

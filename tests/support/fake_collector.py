@@ -75,3 +75,29 @@ class StaticCollectorWithPage(StaticCollector):
 
     def __init__(self) -> None:
         super().__init__(files={"page.html": b"<html><body>statement</body></html>"})
+
+
+class EchoCollector(Collector):
+    """A fast collector for many-worker tests: stages one page naming the source and capture.
+
+    ``install()`` makes the registry hand it out for every kind, so a ``witnessbox run``
+    started in a subprocess captures without a browser.
+    """
+
+    name = "echo"
+    version = "1.0-test"
+
+    def collect(self, source: SourceRef, ctx: CollectContext) -> CollectedCapture:
+        name = "page.html"
+        (ctx.staging / name).write_bytes(f"<p>{source.url} {ctx.capture_id}</p>".encode())
+        return CollectedCapture(
+            "complete",
+            artifacts=[StagedArtifact(name, "dom", "text/html")],
+            tools={"echo": self.version},
+        )
+
+    @classmethod
+    def install(cls) -> None:
+        from collectors import registry
+
+        registry.get_collector = lambda kind: cls()
