@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from collectors import registry
 from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
@@ -99,8 +100,9 @@ def collect_into_staging(rt: Runtime, source: Source, capture_id: str | None = N
     with rt.catalogue.session() as session:
         cursor_row = session.get(Cursor, (source.id, "main"))
         cursor = dict(cursor_row.value) if cursor_row else {}
+    collector = rt.collector(source.kind)
     ctx = CollectContext(
-        settings=rt.settings,
+        settings=registry.settings_view(collector, rt.settings),
         policy=rt.policy,
         staging=files,
         capture_id=capture_id,

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from collectors.registry import KINDS
 from witnessbox_airflow.hooks import WitnessboxHook
 
 RESOURCE = "witnessbox"
@@ -150,12 +151,14 @@ def watchlist_page(user: dict = Depends(current_user)) -> HTMLResponse:
     form = (
         f'<form method="post" action="watchlist"><input type="hidden" name="csrf" value="{csrf}">'
         '<input name="url" placeholder="URL or @channel" size="50" required>'
-        '<select name="kind"><option value="">kind: infer</option><option>web</option>'
-        "<option>video</option><option>telegram</option></select>"
+        '<select name="kind"><option value="">kind: infer</option>'
+        + "".join(f"<option>{e(k)}</option>" for k in KINDS)
+        + "</select>"
         '<input name="every" placeholder="every (6h)" size="8">'
         '<input name="case" placeholder="case">'
         '<input name="tags" placeholder="tags, comma-separated">'
         '<input name="note" placeholder="note">'
+        '<input name="options" placeholder="options: key=value ..." size="24">'
         "<button>Watch</button></form>"
     )
     table = rows(
@@ -173,8 +176,10 @@ def watchlist_add(
     case: str = Form(""),
     tags: str = Form(""),
     note: str = Form(""),
+    options: str = Form(""),
     csrf: str = Form(""),
 ) -> Any:
+    from collectors.registry import parse_line
     from kernel.errors import InputError
     from preservation.catalogue import watchlist
 
@@ -189,6 +194,7 @@ def watchlist_add(
             tags=[t for t in tags.split(",") if t.strip()],
             case=case,
             note=note,
+            options=parse_line(options),
         )
         watchlist.add_source(rt.catalogue, spec, f"airflow:{user['name']}", rt.clock())
     except InputError as exc:

@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collectors import registry
 from kernel.errors import InputError
 from kernel.ids import isoformat, short_id
 from kernel.netpolicy import NetworkPolicy
-from kernel.schedule import DEFAULT_BY_KIND, format_interval, parse_interval
-from kernel.urls import normalise_source, url_host
+from kernel.schedule import format_interval, parse_interval
+from kernel.urls import url_host
 from preservation.catalogue.models import Capture, Catalogue, Source
 
 _TAG = re.compile(r"^[\w][\w .:/+-]{0,63}$", re.UNICODE)
@@ -65,9 +66,12 @@ def validate_entry(
 ) -> SourceSpec:
     if not isinstance(url, str):
         raise InputError("URL must be text")
-    kind, normalised = normalise_source(url, kind)
+    kind, normalised = registry.normalise_source(url, kind)
     policy.check_source_host(url_host(normalised))
-    schedule = parse_interval(every) if every else DEFAULT_BY_KIND[kind]
+    schedule = parse_interval(every) if every else registry.default_interval(kind)
+    if options is not None and not isinstance(options, dict):
+        raise InputError("options must be an object of KEY: VALUE pairs")
+    registry.check_options(kind, options)
     clean_tags: list[str] = []
     for tag in tags:
         tag = tag.strip()

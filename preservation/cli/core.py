@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from collectors.registry import KINDS, tick_warning
+from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
-from kernel.schedule import tick_warning
 from preservation.presentation import CAPTURE_FACTS, STATUSES
-
-KINDS = ("web", "video", "telegram")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -109,19 +108,6 @@ positive_int = bounded_int(1)
 
 def _need_action(parser: argparse.ArgumentParser) -> int:
     raise InputError(f"{parser.prog}: choose an action (see --help)")
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"bad option {pair!r}: use KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
 
 
 # -- init -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from collectors.registry import KINDS
 from kernel.errors import InputError
 
 _AGO = re.compile(r"^(\d+)([mhdw])$")
@@ -39,7 +40,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--case")
-    p.add_argument("--kind", choices=("web", "video", "telegram"))
+    p.add_argument("--kind", choices=KINDS)
     p.add_argument("--source", help="a source id")
     p.add_argument("--status", choices=("complete", "partial", "failed"))
     p.add_argument("--since", help="captured at or after (2026-05-01, or 7d ago)")

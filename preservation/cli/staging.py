@@ -54,8 +54,8 @@ def cmd_list(args: argparse.Namespace, app: Any) -> int:
 
 
 def _source_snapshot(app: Any, source_id: str | None, leftover: Any) -> dict[str, Any]:
-    from preservation.catalogue.watchlist import get_source
     from preservation.catalogue.views import source_snapshot
+    from preservation.catalogue.watchlist import get_source
 
     if source_id is None:
         if leftover.source_id is None:

@@ -27,6 +27,7 @@ from warcio.timeutils import iso_date_to_timestamp
 
 from collectors.base import CollectContext, CollectedCapture, SourceRef
 from collectors.formats.warc import WarcRecordView, iter_records
+from collectors.registry import settings_view
 from collectors.web.collector import WebCollector
 from kernel.errors import PolicyError
 from kernel.netpolicy import NetworkPolicy
@@ -114,7 +115,7 @@ def capture(collector: WebCollector, tmp_path_factory: pytest.TempPathFactory):
         staging = base / f"staging-{n}"
         staging.mkdir()
         ctx = CollectContext(
-            settings=Settings(home=base / "home"),
+            settings=settings_view(collector, Settings(home=base / "home")),
             policy=policy or NetworkPolicy(allow_private=True),
             staging=staging,
             capture_id=f"capture-{n}",

@@ -39,6 +39,12 @@ SCRIPT = textwrap.dedent(
     out["added_by"] = [s["added_by"] for s in api.json() if s["case"] == "UI-1"]
     hostile = dict(form, url="http://169.254.169.254/latest/")
     out["hostile"] = client.post("/witnessbox/watchlist", data=hostile, cookies={"_token": admin}).text
+    bad_option = dict(form, url="https://example.org/bad-option", options="pdf=true viewport_width=-5")
+    out["bad_option"] = client.post("/witnessbox/watchlist", data=bad_option, cookies={"_token": admin}).text
+    good_option = dict(form, url="https://example.org/with-option", options="pdf=true media_min_bytes=5")
+    out["good_option"] = client.post("/witnessbox/watchlist", data=good_option, cookies={"_token": admin}).status_code
+    api = client.get("/witnessbox/api/watchlist", headers={"Authorization": "Bearer " + admin})
+    out["options_after"] = {s["url"]: s["options"] for s in api.json()}
     out["captures"] = client.get("/witnessbox/captures", cookies={"_token": admin}).status_code
     audit = client.get("/witnessbox/audit", cookies={"_token": admin})
     out["audit"] = audit.status_code
@@ -84,6 +90,10 @@ def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
     assert out["api"] == ["https://example.org/added-in-ui", "https://example.org/watched"]
     assert out["added_by"] == ["airflow:admin"]
     assert "network policy" in out["hostile"]
+    assert "web option viewport_width=-5: must be a whole number" in out["bad_option"]
+    assert "https://example.org/bad-option" not in out["options_after"]
+    assert out["good_option"] == 303
+    assert out["options_after"]["https://example.org/with-option"] == {"pdf": True, "media_min_bytes": 5}
     assert out["captures"] == 200 and out["audit"] == 200 and out["unknown_capture"] == 404
     assert out["audit_summary"], "the audit page summarises sealing"
     assert out["audit_staging"] and out["custody"]["interrupted_in_staging"] == 1
