@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from collectors.base import StagedArtifact
+from collectors.base import StagedArtifact, http_reason
 from collectors.formats.wacz import WaczPage, write_wacz
 from collectors.formats.warc import CaptureWarcWriter, HttpExchange, archive_response_headers
 from collectors.web.gate import PolicyGate
@@ -330,6 +330,8 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
     if not rec.committed or main_final is None or main_final.status is None:
         reasons.append(f"the page did not load: {rec.navigation_error or 'no main document'}")
         return "failed", reasons
+    if main_final.status >= 400:  # kept: the answer is evidence of the disappearance
+        reasons.append(http_reason(main_final.status, main_final.status_text))
     if not rec.load_finished:
         reasons.append("the page did not finish loading (no load event) within the load timeout")
     if not rec.network_idle:
@@ -351,6 +353,8 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
     for problem in rec.problems:
         if problem.startswith(("screenshot", "viewport screenshot", "DOM", "PDF")):
             reasons.append(f"snapshot step failed: {problem}")
+    if main_final.status >= 400:
+        return "failed", reasons
     return ("partial" if reasons else "complete"), reasons
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from collectors.registry import KINDS
 from witnessbox_airflow.hooks import WitnessboxHook
 
 RESOURCE = "witnessbox"
@@ -150,12 +151,14 @@ def watchlist_page(user: dict = Depends(current_user)) -> HTMLResponse:
     form = (
         f'<form method="post" action="watchlist"><input type="hidden" name="csrf" value="{csrf}">'
         '<input name="url" placeholder="URL or @channel" size="50" required>'
-        '<select name="kind"><option value="">kind: infer</option><option>web</option>'
-        "<option>video</option><option>telegram</option></select>"
+        '<select name="kind"><option value="">kind: infer</option>'
+        + "".join(f"<option>{e(k)}</option>" for k in KINDS)
+        + "</select>"
         '<input name="every" placeholder="every (6h)" size="8">'
         '<input name="case" placeholder="case">'
         '<input name="tags" placeholder="tags, comma-separated">'
         '<input name="note" placeholder="note">'
+        '<input name="options" placeholder="options: key=value ..." size="24">'
         "<button>Watch</button></form>"
     )
     table = rows(
@@ -173,8 +176,10 @@ def watchlist_add(
     case: str = Form(""),
     tags: str = Form(""),
     note: str = Form(""),
+    options: str = Form(""),
     csrf: str = Form(""),
 ) -> Any:
+    from collectors.registry import parse_line
     from kernel.errors import InputError
     from preservation.catalogue import watchlist
 
@@ -189,6 +194,7 @@ def watchlist_add(
             tags=[t for t in tags.split(",") if t.strip()],
             case=case,
             note=note,
+            options=parse_line(options),
         )
         watchlist.add_source(rt.catalogue, spec, f"airflow:{user['name']}", rt.clock())
     except InputError as exc:
@@ -322,8 +328,11 @@ def api_custody(user: dict = Depends(current_user)) -> JSONResponse:
 def _custody() -> dict[str, Any]:
     """How much of the archive is sealed, and where the custody ledger stands."""
     from preservation.queries import custody_summary
+    from preservation.staging import sweep
 
-    return custody_summary(_runtime().catalogue)
+    rt = _runtime()
+    staged = len(sweep(rt, remove_empty=False))
+    return {**custody_summary(rt.catalogue), "interrupted_in_staging": staged}
 
 
 @app.get("/audit", response_class=HTMLResponse)
@@ -343,7 +352,8 @@ def audit_page(user: dict = Depends(current_user)) -> HTMLResponse:
         f"<p>{e(custody['captures'])} captures: {e(custody['sealed'])} sealed with a trusted "
         f"timestamp, {e(custody['unsealed'])} waiting for the next seal. Custody ledger: "
         f"{e(custody['ledger_head'])} entries, last {e(custody['ledger_last_event'] or '-')} "
-        f"at {e((custody['ledger_last_at'] or '-')[:19])}.</p>"
+        f"at {e((custody['ledger_last_at'] or '-')[:19])}. Interrupted captures in staging: "
+        f"{e(custody['interrupted_in_staging'])} (<code>witnessbox staging list</code>).</p>"
         "<p>Fixity audits re-read every blob and check digests, signatures and timestamps "
         "(<code>witnessbox verify --all</code>, or the <code>witnessbox_fixity_audit</code> "
         "DAG).</p>"

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from collectors.registry import KINDS, tick_warning
+from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
-from kernel.schedule import tick_warning
 from preservation.presentation import CAPTURE_FACTS, STATUSES
 
-KINDS = ("web", "video", "telegram")
 #: ``captures`` lists the newest 50 unless told (--limit 0: all; --before ID: the next page)
 DEFAULT_CAPTURES_LIMIT = 50
 
@@ -78,7 +78,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source")
     p.add_argument("--case")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--limit", type=int, default=DEFAULT_CAPTURES_LIMIT,
+    p.add_argument("--limit", type=bounded_int(0), default=DEFAULT_CAPTURES_LIMIT,
                    help=f"at most N, newest first (default {DEFAULT_CAPTURES_LIMIT}; 0: all)")
     p.add_argument("--before", metavar="CAPTURE_ID",
                    help="only captures older than this one (the next page)")
@@ -93,21 +93,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_reindex)
 
 
+def bounded_int(low: int, high: int | None = None) -> Any:
+    """An argparse type: a whole number from ``low`` to ``high``, refused otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"{low} or more" if high is None else f"{low} to {high}"
+            raise argparse.ArgumentTypeError(f"{text} is not allowed: give {allowed}")
+        return value
+
+    return parse
+
+
+positive_int = bounded_int(1)
+
+
 def _need_action(parser: argparse.ArgumentParser) -> int:
     raise InputError(f"{parser.prog}: choose an action (see --help)")
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"bad option {pair!r}: use KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
 
 
 # -- init -----------------------------------------------------------------------------------
@@ -213,9 +219,10 @@ def cmd_watch_state(args: argparse.Namespace, app: Any) -> int:
 
 def cmd_watch_import(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
+    from preservation.catalogue.importing import import_sources
 
     rt = app.runtime
-    report = watchlist.import_sources(
+    report = import_sources(
         rt.catalogue, args.file, rt.policy, app.settings.operator, rt.clock()
     )
     data = {
@@ -323,8 +330,6 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
     from preservation.presentation import table
     from preservation.queries import list_captures
 
-    if args.limit < 0:
-        raise InputError("--limit must be 0 (all) or more")
     rows = list_captures(
         app.runtime.catalogue,
         source=args.source,

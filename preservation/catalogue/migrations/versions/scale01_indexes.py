@@ -12,7 +12,7 @@ The single-column indexes these extend (``captures.source_id``, ``captures.case_
 served, and with both present the planners pick the narrower one and sort.
 
 Revision ID: scale01i
-Revises: scale01
+Revises: replicas01
 Create Date: 2026-12-03 10:30:00
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "scale01i"
-down_revision = "scale01"
+down_revision = "replicas01"
 branch_labels = None
 depends_on = None
 
