@@ -15,7 +15,9 @@ cold near-duplicate index) and the UI's list queries run through ``preservation.
 Printed per command: the best of ``--repeat`` runs on the baseline and on the big archive,
 minus start-up (opening the runtime, measured the same way), and the ratio big / baseline.
 Target: each command's own work at most 100 ms on the big archive; the ratio shows what
-grows with the archive. The last line is the worst ratio.
+grows with the archive. The near-duplicate index's first load without a snapshot (one bulk
+read of every hash) is the one line that must grow; its target is 2 s at 1M hashes.
+The last line is the worst ratio of the others.
 
 Run: ``python bench/catalogue.py [--scale 1.0] [--backends sqlite,postgresql]``
 (``--scale 0.01`` builds 1,000 captures, for a quick look).
@@ -35,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,6 +58,10 @@ from tests.support.fake_collector import StaticCollector  # noqa: E402
 
 WORK = ROOT / "bench" / ".work" / "catalogue"
 REAL = 12
+#: grows with the archive by nature (it reads every hash once): its target is absolute
+FIRST_LOAD = "index first load, no snapshot"
+COMMIT_CATALOGUE = "  of which index+ledger+links"
+CATALOGUE_WORK: list[float] = []
 BATCH = 20_000
 
 
@@ -157,6 +163,8 @@ def build_synthetic(env: dict[str, str], scale: float, rng: np.random.Generator)
                     actor="bench", data={}, prev_hash="0" * 64,
                     entry_hash=f"{seq + 1 + k:064x}") for k in range(2 * n)])  # fmt: skip
             made, seq = made + n, seq + 2 * n
+        with engine.begin() as conn:  # as autovacuum would after a bulk load
+            conn.execute(text("ANALYZE"))
         print(f"  {captures:,} captures, {captures * per_capture:,} artifacts and hashes, "
               f"{2 * captures:,} ledger rows in {time.perf_counter() - started:.0f} s", flush=True)
         with rt.catalogue.session() as s:
@@ -186,8 +194,24 @@ def commands(env: dict[str, str], similar_hash: str, rng: np.random.Generator) -
         return open_runtime(load_settings())
 
     def commit_one() -> None:
+        from preservation import pipeline
+        from preservation.custody import ledger
         from preservation.runner import run_due
 
+        spent = [0.0]
+
+        def timed(fn):
+            def wrapper(*a, **k):
+                t = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    spent[0] += time.perf_counter() - t
+            return wrapper
+
+        saved = pipeline.index_manifest, ledger.record_capture, list(pipeline.AFTER_COMMIT)
+        pipeline.index_manifest, ledger.record_capture = timed(saved[0]), timed(saved[1])
+        pipeline.AFTER_COMMIT[:] = [timed(h) for h in saved[2]]
         rt = catalogue_of()
         try:
             with rt.catalogue.session.begin() as s:  # make one real source due again
@@ -198,6 +222,9 @@ def commands(env: dict[str, str], similar_hash: str, rng: np.random.Generator) -
             assert len(outcomes) == 1
         finally:
             rt.close()
+            pipeline.index_manifest, ledger.record_capture = saved[0], saved[1]
+            pipeline.AFTER_COMMIT[:] = saved[2]
+            CATALOGUE_WORK.append(spent[0])
 
     def ui_lists() -> None:
         rt = catalogue_of()
@@ -207,6 +234,19 @@ def commands(env: dict[str, str], similar_hash: str, rng: np.random.Generator) -
             queries.list_audits(rt.catalogue, limit=100)
             queries.custody_summary(rt.catalogue)
             watchlist.list_sources(rt.catalogue)
+        finally:
+            rt.close()
+
+    def first_load() -> None:
+        from preservation.catalogue import live_index
+        from preservation.catalogue.similarity import QueryHash
+
+        rt = catalogue_of()
+        try:
+            live_index.forget(rt.catalogue.engine)  # no snapshot, no cache: from the database
+            with rt.catalogue.session() as s:
+                index = live_index.LiveSimilarityIndex(s)
+                index.search(QueryHash("phash", 64, similar_hash), 8)
         finally:
             rt.close()
 
@@ -223,6 +263,7 @@ def commands(env: dict[str, str], similar_hash: str, rng: np.random.Generator) -
         "run (nothing due)": lambda: _quiet(["run", "--json"]),
         "show": lambda: _quiet(["show", capture_id, "--json"]),
         "verify --sample 10": lambda: _quiet(["verify", "--sample", "10", "--json"]),
+        FIRST_LOAD: first_load,
         "similar (cold index)": lambda: _quiet(["similar", f"phash:{similar_hash}", "--json"]),
         "commit one capture": commit_one,
         "UI list pages (queries)": ui_lists,
@@ -234,7 +275,10 @@ def measure(env: dict[str, str], similar_hash: str, repeat: int) -> dict[str, fl
     out = {}
     with _environ(env):
         for name, fn in commands(env, similar_hash, rng).items():
+            CATALOGUE_WORK.clear()
             out[name] = _best(fn, repeat)
+            if CATALOGUE_WORK:  # the commit's own catalogue work, without start-up at all
+                out[COMMIT_CATALOGUE] = min(CATALOGUE_WORK) + out["start-up (open the runtime)"]
     return out
 
 
@@ -280,9 +324,10 @@ def main() -> int:
                 if not name.startswith("start-up"):
                     base, big = base - startup["baseline"], big - startup["big"]
                 ratio = max(big, 1e-4) / max(base, 1e-4)
-                if not name.startswith("start-up"):
+                if not name.startswith("start-up") and name != FIRST_LOAD:
                     worst = max(worst, ratio)
-                flag = "" if big <= 0.100 or name.startswith("start-up") else "  > 100 ms"
+                limit = 2.0 if name == FIRST_LOAD else 0.100
+                flag = "" if big <= limit or name.startswith("start-up") else f"  > {limit * 1000:.0f} ms"
                 print(f"  {name:30} {base * 1000:9.1f} {big * 1000:9.1f} {ratio:6.2f}x{flag}")
     print(f"\nworst ratio big / baseline: {worst:.2f}x")
     return 0
