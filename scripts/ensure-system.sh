@@ -7,6 +7,7 @@ declare -A need=(
   [ffprobe]=ffmpeg
   [exiftool]=libimage-exiftool-perl
   [openssl]=openssl
+  [npm]=npm  # fetches the pinned ReplayWeb.page (scripts/fetch-replayweb.sh)
 )
 missing=()
 for cmd in "${!need[@]}"; do
