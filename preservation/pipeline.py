@@ -288,6 +288,8 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
         # staging, then write manifest.sig BEFORE the manifest: no capture is ever unsigned.
         signer = signing.signer_for(rt.settings)
         manifest["signing"] = signer.info()
+        if rt.replicas:  # which copies hold ciphertext, and under which algorithm
+            manifest["replicas"] = [r.describe() for r in rt.replicas]
         manifests.validate(manifest)
         data = manifests.canonical_json(manifest)
         _write_atomic(staged_manifest, data)

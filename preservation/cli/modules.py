@@ -9,5 +9,6 @@ MODULES: tuple[str, ...] = (
     "collectors.telegram.login",
     "preservation.cli.similar",
     "preservation.cli.custody",
+    "preservation.cli.replicas",
     "preservation.cli.search",
 )
