@@ -328,8 +328,11 @@ def api_custody(user: dict = Depends(current_user)) -> JSONResponse:
 def _custody() -> dict[str, Any]:
     """How much of the archive is sealed, and where the custody ledger stands."""
     from preservation.queries import custody_summary
+    from preservation.staging import sweep
 
-    return custody_summary(_runtime().catalogue)
+    rt = _runtime()
+    staged = len(sweep(rt, remove_empty=False))
+    return {**custody_summary(rt.catalogue), "interrupted_in_staging": staged}
 
 
 @app.get("/audit", response_class=HTMLResponse)
@@ -349,7 +352,8 @@ def audit_page(user: dict = Depends(current_user)) -> HTMLResponse:
         f"<p>{e(custody['captures'])} captures: {e(custody['sealed'])} sealed with a trusted "
         f"timestamp, {e(custody['unsealed'])} waiting for the next seal. Custody ledger: "
         f"{e(custody['ledger_head'])} entries, last {e(custody['ledger_last_event'] or '-')} "
-        f"at {e((custody['ledger_last_at'] or '-')[:19])}.</p>"
+        f"at {e((custody['ledger_last_at'] or '-')[:19])}. Interrupted captures in staging: "
+        f"{e(custody['interrupted_in_staging'])} (<code>witnessbox staging list</code>).</p>"
         "<p>Fixity audits re-read every blob and check digests, signatures and timestamps "
         "(<code>witnessbox verify --all</code>, or the <code>witnessbox_fixity_audit</code> "
         "DAG).</p>"

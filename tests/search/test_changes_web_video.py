@@ -7,7 +7,7 @@ import pytest
 from collectors.video.collector import VideoCollector
 from preservation.catalogue import watchlist
 from preservation.catalogue.models import Source
-from preservation.pipeline import capture_source
+from preservation.runner import capture_source
 from preservation.search.changes import list_changes
 from preservation.search.index import Filters, search
 from tests.support import video_fixtures
