@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+# pywb (replay checks in tests) pins redis-py 2.10, which Celery cannot use: its own venv.
+PYWB := $(VENV)/pywb/.installed
+$(PYWB): $(STAMP)
+	@test -x $(VENV)/pywb/bin/python || $(PYTHON) -m venv $(VENV)/pywb
+	$(VENV)/pywb/bin/python -m pip install -q --disable-pip-version-check -c constraints-pywb.txt "pywb>=2.8,<3"
+	@touch $(PYWB)
+
+venv: $(STAMP) $(PYWB)
 
 lint: venv
 	$(BIN)/ruff check .
