@@ -134,9 +134,14 @@ class SettingsView:
         return f"SettingsView({', '.join(self._values)})"
 
 
+#: What a collector reads settings from: the pipeline hands a ``SettingsView``; tests and
+#: benchmarks may pass whole ``Settings``.
+CollectorSettings = Settings | SettingsView
+
+
 @dataclass
 class CollectContext:
-    settings: Settings | SettingsView  # the pipeline hands a SettingsView
+    settings: CollectorSettings
     policy: NetworkPolicy
     staging: Path  # an empty directory that belongs to this capture alone
     capture_id: str
