@@ -36,6 +36,8 @@ class Settings:
     retention_days: int = 3650
     retention_mode: str = "COMPLIANCE"
     allow_private_networks: bool = False
+    # cloud metadata endpoints stay refused with private networks allowed; only this opens them
+    allow_cloud_metadata: bool = False
     operator: str = ""
     chromium: str = "/usr/bin/chromium"
     user_agent: str = ""

@@ -89,7 +89,10 @@ def open_runtime(settings: Settings, **kwargs: Any) -> Runtime:
     settings.staging.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store, **settings.s3_options())
     catalogue = Catalogue.open(settings.catalogue)
-    policy = NetworkPolicy(allow_private=settings.allow_private_networks)
+    policy = NetworkPolicy(
+        allow_private=settings.allow_private_networks,
+        allow_metadata=settings.allow_cloud_metadata,
+    )
     rt = Runtime(settings=settings, store=store, catalogue=catalogue, policy=policy, **kwargs)
     if settings.replicas:
         from preservation.replication import QueuedStore, Replicator

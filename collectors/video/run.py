@@ -7,7 +7,7 @@ imported only when a video capture runs (it pulls in yt-dlp).
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from collectors.base import (
     SourceRef,
     StagedArtifact,
 )
+from collectors.run import CollectorRun
 from collectors.video.failures import Failure, classify
 from collectors.video.files import artifact_name, item_token, scrub, write_json
 from collectors.video.item import ItemOutcome, capture_item, extract
@@ -32,7 +33,7 @@ MAX_REASONS = 20
 _GONE = ("removed", "not-found")
 
 
-class VideoRun:
+class VideoRun(CollectorRun):
     """One capture of one video source: listing, downloads, and the resulting record."""
 
     def __init__(
@@ -51,12 +52,9 @@ class VideoRun:
         self.options = options
         self.session = session
         self.staging = Path(ctx.staging)
-        self.retry_after: datetime | None = None
+        CollectorRun.__init__(self, max_reasons=MAX_REASONS)
 
     # -- helpers -----------------------------------------------------------------------------
-    def now(self) -> datetime:
-        return self.ctx.clock() if self.ctx.clock else datetime.now(UTC)
-
     def _wait_for(self, failure: Failure, delay: float) -> float:
         wait = min(MAX_BACKOFF_SECONDS, max(delay, failure.retry_after or 0.0))
         self.ctx.progress(f"rate limited (HTTP 429): waiting {wait:.1f}s")
@@ -64,8 +62,7 @@ class VideoRun:
         return delay * 4
 
     def _defer(self, failure: Failure) -> None:
-        wait = max(DEFER_AFTER_429, timedelta(seconds=failure.retry_after or 0))
-        self.retry_after = self.now() + wait
+        self.defer(max(DEFER_AFTER_429, timedelta(seconds=failure.retry_after or 0)))
 
     def list_source(self) -> tuple[dict[str, Any] | None, Failure | None]:
         """The source resolved without downloading: a video, or a flat playlist listing."""
@@ -141,11 +138,7 @@ class VideoRun:
         }
 
     def result(self, status: str, reasons: list[str], **kw: Any) -> CollectedCapture:
-        if len(reasons) > MAX_REASONS:
-            reasons = [*reasons[:MAX_REASONS], f"... and {len(reasons) - MAX_REASONS} more"]
-        return CollectedCapture(
-            status, reasons, network=self.network(), retry_after=self.retry_after, **kw
-        )
+        return self.collected(status, reasons, network=self.network(), **kw)
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> CollectedCapture:

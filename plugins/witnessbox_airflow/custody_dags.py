@@ -45,7 +45,11 @@ def seal_new_captures() -> dict[str, Any]:
 
 def audit_fixity(sample: int) -> dict[str, Any]:
     """Re-read and check ``sample`` random captures (0: all) on every copy; with the setting
-    ``auto_repair`` rewrite damaged copies from good ones; fail naming what is left."""
+    ``auto_repair`` rewrite damaged copies from good ones; fail naming what is left.
+
+    The same checks as ``witnessbox verify``: fixity, signatures, seals, S3 retention of
+    every object in scope and the custody ledger's chain.
+    """
     from kernel.errors import IntegrityError
     from preservation.custody.audit import run_audit
 
@@ -70,6 +74,8 @@ def audit_fixity(sample: int) -> dict[str, Any]:
         "blobs": report.blobs,
         "bytes": report.bytes,
         "ok": report.ok,
+        "retention": report.retention,
+        "ledger": report.ledger,
         "problems": [str(p) for p in report.problems],
         "ledger_entry": report.ledger_seq,
         "repairs": repairs,

@@ -13,7 +13,7 @@ from typing import Any
 from airflow.sdk import dag, get_current_context, task
 
 from witnessbox_airflow.hooks import WitnessboxHook
-from witnessbox_airflow.kinds import POOLS, schedule_for
+from witnessbox_airflow.kinds import POOLS, queue_for, schedule_for
 
 MAX_SOURCES_PER_RUN = 500
 #: What every witnessbox DAG shares: no backfill of missed runs, one run at a time.
@@ -86,6 +86,7 @@ def collection_dag(kind: str, schedule: timedelta | None = None) -> Any:
         @task(
             task_id="capture",
             pool=pool,
+            queue=queue_for(kind),  # Celery: only workers listening on it take the capture
             retries=3,
             retry_delay=timedelta(minutes=2),
             retry_exponential_backoff=2.0,

@@ -75,7 +75,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source")
     p.add_argument("--case")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--limit", type=positive_int, help="only the newest N")
     p.set_defaults(handler=cmd_captures)
 
     p = sub.add_parser("show", parents=[common], help="show one capture and its artifacts")
@@ -85,6 +85,25 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("reindex", parents=[common], help="rebuild the catalogue from the store")
     p.add_argument("--wipe", action="store_true", help="drop the capture index first")
     p.set_defaults(handler=cmd_reindex)
+
+
+def bounded_int(low: int, high: int | None = None) -> Any:
+    """An argparse type: a whole number from ``low`` to ``high``, refused otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"{low} or more" if high is None else f"{low} to {high}"
+            raise argparse.ArgumentTypeError(f"{text} is not allowed: give {allowed}")
+        return value
+
+    return parse
+
+
+positive_int = bounded_int(1)
 
 
 def _need_action(parser: argparse.ArgumentParser) -> int:
@@ -194,9 +213,10 @@ def cmd_watch_state(args: argparse.Namespace, app: Any) -> int:
 
 def cmd_watch_import(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
+    from preservation.catalogue.importing import import_sources
 
     rt = app.runtime
-    report = watchlist.import_sources(
+    report = import_sources(
         rt.catalogue, args.file, rt.policy, app.settings.operator, rt.clock()
     )
     data = {

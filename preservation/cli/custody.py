@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import InputError
+from preservation.cli.core import positive_int
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -18,8 +19,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("capture_id", nargs="?", help="one capture (default: needs --all)")
     p.add_argument("--all", action="store_true", help="every capture in the store")
-    p.add_argument("--sample", type=int, metavar="N", help="N captures chosen at random")
-    p.add_argument("--workers", type=int, default=2, help="blob re-read threads (default 2)")
+    p.add_argument("--sample", type=positive_int, metavar="N", help="N captures chosen at random")
+    p.add_argument(
+        "--workers", type=positive_int, default=2, help="blob re-read threads (default 2)"
+    )
+    p.add_argument(
+        "--no-retention", action="store_true", help="skip the S3 retention check of every object"
+    )
+    p.add_argument("--no-ledger", action="store_true", help="skip the custody ledger check")
     p.add_argument(
         "--replica",
         action="append",
@@ -43,7 +50,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="add this TSA CA certificate to the installation's trusted roots first",
     )
-    p.add_argument("--limit", type=int, default=50_000, help="captures per batch")
+    p.add_argument("--limit", type=positive_int, default=50_000, help="captures per batch")
     p.set_defaults(handler=cmd_seal)
 
     ledger = sub.add_parser("ledger", parents=[common], help="the custody ledger")
@@ -52,7 +59,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_ledger_verify)
     p = lsub.add_parser("list", parents=[common], help="show ledger entries")
     p.add_argument("--subject", action="append", help="only entries about this id or key")
-    p.add_argument("--limit", type=int, default=0, help="only the last N")
+    p.add_argument("--limit", type=positive_int, help="only the last N")
     p.set_defaults(handler=cmd_ledger_list)
     ledger.set_defaults(handler=lambda args, app: _need_action(ledger))
 
@@ -90,6 +97,8 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
         sample=args.sample,
         workers=args.workers,
         replicas=args.replica,
+        retention=not args.no_retention,
+        ledger=not args.no_ledger,
     )
     repairs: list[Any] = []
     left: list[str] = []
@@ -129,6 +138,16 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
         for name, copy in report.copies.items():
             if copy.pending:
                 print(f"{name}: {copy.pending} object(s) still queued (not checked)")
+        if report.retention is not None:
+            skipped = report.retention["skipped"]
+            print(
+                f"retention: not checked: {skipped}"
+                if skipped
+                else f"retention: {report.retention['checked']} object(s) checked"
+            )
+        if report.ledger is not None:
+            state = "chain intact" if report.ledger["ok"] else "PROBLEMS (above)"
+            print(f"ledger: {report.ledger['entries']} entries, {state}")
         verdict = "all verified" if report.ok else f"{len(report.problems)} problem(s)"
         if repairs:
             verdict += f", {sum(f.ok for f in repairs)} repaired, {len(left)} left"

@@ -11,4 +11,5 @@ MODULES: tuple[str, ...] = (
     "preservation.cli.custody",
     "preservation.cli.replicas",
     "preservation.cli.search",
+    "preservation.cli.staging",
 )

@@ -8,7 +8,10 @@ Stages, cheapest first (as bagit-python validates):
 2. the RFC 3161 seals: inclusion proofs, seal records and tokens against their stored
    certificate chains (each batch once);
 3. the full re-read: every blob streamed from the store and its sha256 recomputed, each
-   distinct blob once, in a few threads (OpenSSL's sha256 releases the GIL).
+   distinct blob once, in a few threads (OpenSSL's sha256 releases the GIL);
+4. unless skipped: S3 retention of every object checked (custody.retention: mode and
+   retain-until against the configured retention) and the custody ledger's chain
+   (custody.ledger.verify_ledger), so ``verify`` answers for custody, not only fixity.
 
 An audit never stops at the first problem. Its result is recorded in the catalogue's
 ``audits`` table and in the custody ledger.
@@ -76,6 +79,8 @@ class AuditReport:
     problems: list[Problem] = field(default_factory=list)  # every problem, once
     audit_id: int | None = None
     ledger_seq: int | None = None
+    retention: dict[str, Any] | None = None  # None: skipped (--no-retention)
+    ledger: dict[str, Any] | None = None  # None: skipped (--no-ledger)
     copies: dict[str, CopyResult] = field(default_factory=dict)  # primary first, then replicas
 
     @property
@@ -99,6 +104,8 @@ class AuditReport:
             "copies": {name: copy.as_dict() for name, copy in self.copies.items()},
             "audit_id": self.audit_id,
             "ledger_seq": self.ledger_seq,
+            "retention": self.retention,
+            "ledger": self.ledger,
         }
 
     def raise_for_problems(self) -> None:
@@ -165,6 +172,8 @@ def run_audit(
     workers: int = WORKERS,
     record: bool = True,
     progress: Callable[[str], None] | None = None,
+    retention: bool = True,
+    ledger: bool = True,
     replicas: list[str] | None = None,
 ) -> AuditReport:
     """Check one capture, a random sample, or everything, on every copy; record the result.
@@ -191,6 +200,7 @@ def run_audit(
         report.copies[replica.name] = _audit_replica(
             rt, replica, checks, targets, recorded, expected_seals, workers, progress
         )
+    global_problems.extend(_custody_checks(rt, report, retention, ledger, workers, progress))
     seen: set[Problem] = set()
     for problem in [*global_problems, *(p for c in checks for p in c.problems)]:
         if problem not in seen:
@@ -200,6 +210,39 @@ def run_audit(
     if record:
         _record(rt, report)
     return report
+
+
+def _custody_checks(
+    rt: Runtime,
+    report: AuditReport,
+    retention: bool,
+    ledger: bool,
+    workers: int,
+    progress: Callable[[str], None],
+) -> list[Problem]:
+    """Stage 4: retention of every object in scope, then the ledger's chain."""
+    from preservation.custody.ledger import verify_ledger
+    from preservation.custody.retention import check_retention
+    from preservation.custody.timestamps import ledger_anchors
+
+    problems: list[Problem] = []
+    if retention:
+        if report.scope == "all":
+            keys: list[str] = list(rt.store.list(""))
+        else:
+            keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
+            for c in report.captures:
+                keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
+        progress(f"checking the retention of {len(set(keys))} object(s)")
+        found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
+        report.retention = found.as_dict()
+        problems.extend(found.problems)
+    if ledger:
+        progress("checking the custody ledger")
+        chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
+        problems.extend(chain.problems)
+    return problems
 
 
 def _audit_replica(

@@ -13,6 +13,7 @@ accepted so retries are idempotent; different bytes raise ``ObjectExistsError``)
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -138,6 +139,18 @@ class Store(ABC):
 
     def exists(self, key: str) -> bool:
         return self.stat(key) is not None
+
+    @contextlib.contextmanager
+    def open_range(self, key: str, start: int) -> Iterator[BinaryIO]:
+        """Open an object positioned at byte ``start`` (HTTP range requests for replay)."""
+        with self.open(key) as stream:
+            if stream.seekable():
+                stream.seek(start)
+            else:
+                left = start
+                while left > 0 and (chunk := stream.read(min(left, 1 << 20))):
+                    left -= len(chunk)
+            yield stream
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:

@@ -404,6 +404,20 @@ class S3Store(Store):
             response.close()
             response.release_conn()
 
+    @contextlib.contextmanager
+    def open_range(self, key: str, start: int) -> Iterator[BinaryIO]:
+        if start <= 0:
+            with self.open(key) as stream:
+                yield stream
+            return
+        with self._errors(f"reading {key}"):
+            response = self.client.get_object(self.bucket, self._name(key), offset=start)
+        try:
+            yield io.BufferedReader(_ObjectReader(response, key), buffer_size=1 * MiB)  # type: ignore[arg-type]
+        finally:
+            response.close()
+            response.release_conn()
+
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix

@@ -43,6 +43,7 @@ from tests.support.web_site import (
 )
 
 BIN = Path(sys.executable).parent
+PYWB_BIN = BIN.parent / "pywb" / "bin"  # its own venv (make venv): it pins redis-py 2.10
 _ids = itertools.count()
 
 
@@ -423,10 +424,10 @@ def pywb(index: Captured, tmp_path: Path):
         ["init", "witness"],
         ["add", "--unpack-wacz", "witness", str(index.staging / "capture.wacz")],
     ):
-        done = subprocess.run([BIN / "wb-manager", *args], cwd=root, capture_output=True, text=True)
+        done = subprocess.run([PYWB_BIN / "wb-manager", *args], cwd=root, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
     port = _free_port()
-    proc = subprocess.Popen([BIN / "wayback", "-p", str(port), "-b", "127.0.0.1", "-t", "4"], cwd=root,
+    proc = subprocess.Popen([PYWB_BIN / "wayback", "-p", str(port), "-b", "127.0.0.1", "-t", "4"], cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

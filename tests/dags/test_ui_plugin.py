@@ -49,6 +49,7 @@ SCRIPT = textwrap.dedent(
     audit = client.get("/witnessbox/audit", cookies={"_token": admin})
     out["audit"] = audit.status_code
     out["audit_summary"] = "1 captures: 0 sealed" in audit.text
+    out["audit_staging"] = "Interrupted captures in staging: 1 " in audit.text
     out["custody"] = client.get("/witnessbox/api/custody", headers={"Authorization": "Bearer " + admin}).json()
     out["unknown_capture"] = client.get("/witnessbox/captures/nope", cookies={"_token": admin}).status_code
     print("RESULT" + json.dumps(out))
@@ -75,6 +76,9 @@ def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
                    capture_output=True)
     # one capture for the audit page's custody summary (a fake collector: no network)
     subprocess.run([sys.executable, "-c", CAPTURE_ONE], env=env, check=True, capture_output=True)
+    interrupted = tmp_path / "wb" / "staging" / "0190aaaa-0000-7000-8000-000000000001" / "files"
+    interrupted.mkdir(parents=True)
+    (interrupted / "page.warc.gz").write_bytes(b"left by a killed run")
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
@@ -92,5 +96,6 @@ def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
     assert out["options_after"]["https://example.org/with-option"] == {"pdf": True, "media_min_bytes": 5}
     assert out["captures"] == 200 and out["audit"] == 200 and out["unknown_capture"] == 404
     assert out["audit_summary"], "the audit page summarises sealing"
+    assert out["audit_staging"] and out["custody"]["interrupted_in_staging"] == 1
     assert out["custody"]["captures"] == 1 and out["custody"]["unsealed"] == 1
     assert out["custody"]["ledger_head"] >= 2 and out["custody"]["ledger_last_event"]

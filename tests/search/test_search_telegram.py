@@ -12,8 +12,8 @@ from kernel.netpolicy import NetworkPolicy
 from preservation.catalogue import watchlist
 from preservation.catalogue.models import Source
 from preservation.cli.main import main
-from preservation.runner import capture_source
 from preservation.reindex import reindex
+from preservation.runner import capture_source
 from preservation.search.changes import list_changes
 from preservation.search.index import Filters, search
 from tests.support.telegram_fake import FakeTelegram
