@@ -35,8 +35,9 @@ def vault_server(tmp_path_factory):
 
 
 @pytest.fixture
-def replicated(wb_env, monkeypatch, seaweedfs, vault_server):
-    """A home whose witnessbox.toml names the two replicas; returns the buckets."""
+def replicated(catalogue_url, wb_env, monkeypatch, seaweedfs, vault_server):
+    """A home whose witnessbox.toml names the two replicas (on SQLite and on PostgreSQL,
+    since the replication queue is a catalogue table); returns the buckets."""
     if vault_server.process.poll() is not None:
         restart(vault_server)
     home = Path(wb_env["WITNESSBOX_HOME"])
@@ -269,7 +270,9 @@ def test_an_encrypted_replica_holds_no_plaintext_yet_verifies_and_exports_the_sa
     assert code == 2 and "no key-encryption key is set" in err
 
 
-def test_get_needs_a_reason_and_every_read_leaves_one_ledger_entry(runtime, capsys, tmp_path):
+def test_get_needs_a_reason_and_every_read_leaves_one_ledger_entry(
+    catalogue_url, runtime, capsys, tmp_path
+):
     from preservation.custody.access import open_for_download
 
     rt = runtime
