@@ -35,7 +35,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="collector option, e.g. format=best, mode=preview",
+        help="collector option, e.g. pdf=true, mode=preview (list: witnessbox watch options)",
     )
     p.set_defaults(handler=cmd_watch_add)
     p = wsub.add_parser("list", parents=[common], help="list watched sources")
@@ -58,6 +58,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = wsub.add_parser("export", parents=[common], help="write the watchlist as JSON")
     p.add_argument("file", help="path, or - for standard output")
     p.set_defaults(handler=cmd_watch_export)
+    p = wsub.add_parser("options", parents=[common], help="the --option keys each kind takes")
+    p.add_argument("--kind", choices=KINDS)
+    p.set_defaults(handler=cmd_watch_options)
     watch.set_defaults(handler=lambda args, app: _need_action(watch))
 
     p = sub.add_parser("capture", parents=[common], help="capture one URL now")
@@ -234,6 +237,23 @@ def cmd_watch_import(args: argparse.Namespace, app: Any) -> int:
         print(f"added {len(report.added)} source(s), skipped {len(report.skipped)} already watched")
         for url, existing in report.skipped:
             print(f"  skipped {url} (already {existing})")
+
+    app.emit(data, human)
+    return 0
+
+
+def cmd_watch_options(args: argparse.Namespace, app: Any) -> int:
+    """The declared options (no home, catalogue or store needed)."""
+    from collectors.registry import describe_options
+
+    kinds = [args.kind] if args.kind else list(KINDS)
+    data = {kind: describe_options(kind) for kind in kinds}
+
+    def human() -> None:
+        for kind, options in data.items():
+            print(f"{kind}:")
+            for o in options:
+                print(f"  {o['name']}  {o['allowed']} (default {o['default']}): {o['help']}")
 
     app.emit(data, human)
     return 0
