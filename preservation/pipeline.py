@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import platform
 import shutil
 import socket
@@ -29,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from collectors import registry
 from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
@@ -41,6 +41,9 @@ from preservation.custody import ledger as custody_ledger
 from preservation.custody import signing
 from preservation.formats import manifest as manifests
 from preservation.runtime import Runtime, file_lock
+from preservation.search import derive as search
+from preservation.staging import sweep as sweep_staging
+from preservation.staging import write_atomic, write_started
 from preservation.store import blob_key
 
 log = logging.getLogger("witnessbox.pipeline")
@@ -74,26 +77,32 @@ def _host_facts() -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+def collect_into_staging(rt: Runtime, source: Source, capture_id: str | None = None) -> Path:
+    """Run the collector for ``source`` and leave a committable staging directory.
 
-
-def collect_into_staging(rt: Runtime, source: Source) -> Path:
-    """Run the collector for ``source`` and leave a committable staging directory."""
-    capture_id = rt.new_id()
+    ``started.json`` comes first: a run killed while collecting leaves files that
+    ``witnessbox staging`` can still name and commit (preservation.staging).
+    """
+    capture_id = capture_id or rt.new_id()
     staging = rt.settings.staging / capture_id
     files = staging / ARTIFACTS_DIR
     files.mkdir(parents=True)
+    collector = rt.collector(source.kind)
+    started = rt.clock()
+    start = {
+        "capture_id": capture_id,
+        "source": source_snapshot(source),
+        "started_at": isoformat(started),
+        "collector": [collector.name, collector.version],
+        "run": rt.run_context,
+    }
+    write_started(staging, start)
     with rt.catalogue.session() as session:
         cursor_row = session.get(Cursor, (source.id, "main"))
         cursor = dict(cursor_row.value) if cursor_row else {}
+    collector = rt.collector(source.kind)
     ctx = CollectContext(
-        settings=rt.settings,
+        settings=registry.settings_view(collector, rt.settings),
         policy=rt.policy,
         staging=files,
         capture_id=capture_id,
@@ -102,8 +111,6 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
         clock=rt.clock,
         progress=rt.progress,
     )
-    collector = rt.collector(source.kind)
-    started = rt.clock()
     try:
         collected = collector.collect(source_ref(source), ctx)
     except WitnessboxError as exc:
@@ -113,12 +120,8 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
         collected = CollectedCapture("failed", [f"collector error: {type(exc).__name__}: {exc}"])
     finished = rt.clock()
     pending = {
-        "capture_id": capture_id,
-        "source": source_snapshot(source),
-        "started_at": isoformat(started),
+        **start,
         "finished_at": isoformat(finished),
-        "collector": [collector.name, collector.version],
-        "run": rt.run_context,
         "collected": {
             "status": collected.status,
             "reasons": collected.reasons,
@@ -131,7 +134,7 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
             "retry_after": isoformat(collected.retry_after) if collected.retry_after else None,
         },
     }
-    _write_atomic(staging / PENDING, json.dumps(pending, default=str).encode())
+    write_atomic(staging / PENDING, json.dumps(pending, default=str).encode())
     return staging
 
 
@@ -174,10 +177,15 @@ def _store_artifacts(
     reasons: list[str] = []
     by_name: dict[str, str] = {}
     with rt.enricher_factory() as enricher:
-        tools = enricher.tools()
+        # described in the background while the files are stored (both only read them)
+        described = {
+            a.name: enricher.submit(files / a.name, a.media_type, a.role)
+            for a in staged
+            if (files / a.name).is_file()
+        }
         for artifact in staged:
             path = files / artifact.name
-            if not path.is_file():
+            if artifact.name not in described:
                 reasons.append(f"artifact missing from staging: {artifact.name}")
                 continue
             rt.progress(f"storing {artifact.name}")
@@ -185,7 +193,7 @@ def _store_artifacts(
             if problem:
                 reasons.append(problem)
             by_name[artifact.name] = digests.sha256
-            description = enricher.describe(path, artifact.media_type, artifact.role)
+            description = described[artifact.name].result()
             entry: dict[str, Any] = {
                 "name": artifact.name,
                 "key": blob_key(digests.sha256),
@@ -218,6 +226,7 @@ def _store_artifacts(
                         "platform": {},
                     }
                 )
+        tools = enricher.tools()  # after the work: exiftool started in the background
     names = {a.name: a for a in staged}
     for entry in entries:
         artifact = names.get(entry["name"])
@@ -286,14 +295,19 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
         # staging, then write manifest.sig BEFORE the manifest: no capture is ever unsigned.
         signer = signing.signer_for(rt.settings)
         manifest["signing"] = signer.info()
+        if rt.replicas:  # which copies hold ciphertext, and under which algorithm
+            manifest["replicas"] = [r.describe() for r in rt.replicas]
         manifests.validate(manifest)
         data = manifests.canonical_json(manifest)
-        _write_atomic(staged_manifest, data)
+        write_atomic(staged_manifest, data)
         signing.sign_manifest(rt.store, signer, key, data)
         rt.store.put_bytes(key, data)
     digest = hashlib.sha256(data).hexdigest()
     with rt.catalogue.session.begin() as session:
         index_manifest(session, manifest, key, digest, rt.clock())
+        opener = search.opener_for(rt.store, staging / ARTIFACTS_DIR)
+        alerts = search.derive(session, manifest, opener, rt.clock())  # text index, changes
+    search.notify(rt.settings, alerts)
     custody_ledger.record_capture(rt, manifest, key, digest)  # idempotent on resume
     for hook in AFTER_COMMIT:
         hook(rt, manifest, key)
@@ -322,6 +336,9 @@ def resume_pending(rt: Runtime, source_id: str | None = None) -> list[CaptureOut
     outcomes: list[CaptureOutcome] = []
     if not rt.settings.staging.is_dir():
         return outcomes
+    leftovers = sweep_staging(rt)  # empty abandoned directories go
+    if leftovers:
+        rt.progress(f"{len(leftovers)} interrupted capture(s) in staging: witnessbox staging list")
     for staging in sorted(rt.settings.staging.iterdir()):
         if not (staging / PENDING).is_file():
             continue

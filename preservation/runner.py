@@ -51,8 +51,10 @@ def _capture_claimed(rt: Runtime, source_id: str) -> CaptureOutcome:
         source = session.get(Source, source_id)
         if source is None:
             raise InputError(f"unknown source: {source_id}")
-    staging = collect_into_staging(rt, source)
-    with file_lock(staging.with_suffix(".lock")):
+    capture_id = rt.new_id()
+    staging = rt.settings.staging / capture_id
+    with file_lock(staging.with_suffix(".lock")):  # held from the first file to the commit
+        collect_into_staging(rt, source, capture_id)
         outcome = commit_pending(rt, staging)
     with contextlib.suppress(FileNotFoundError):
         staging.with_suffix(".lock").unlink()

@@ -27,9 +27,6 @@ COLLECTOR_DOORS = {"collectors", "collectors.base", "collectors.registry"}
 MAX_LINES = 460
 #: modules still being split along their seams (remove each entry when it is split)
 KNOWN_LONG = {
-    "collectors.telegram.api",
-    "collectors.web.output",
-    "collectors.web.recorder",
     "preservation.custody.timestamps",
     "preservation.store.s3",
 }

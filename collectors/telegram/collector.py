@@ -13,22 +13,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from collectors.base import CollectContext, CollectedCapture, Collector, SourceRef
+from collectors.base import (
+    CollectContext,
+    CollectedCapture,
+    Collector,
+    CollectorSettings,
+    SourceRef,
+)
 from collectors.telegram.client import TelegramPort, credentials_configured
-from collectors.telegram.options import TelegramOptions
-from kernel.settings import Settings
-from kernel.urls import telegram_channel
+from collectors.telegram.options import OPTIONS, TelegramOptions
+from collectors.telegram.urls import is_reference, is_telegram, telegram_channel
 
 VERSION = "1.0.0"
 
 
-def choose_mode(opts: TelegramOptions, settings: Settings) -> str:
+def choose_mode(opts: TelegramOptions, settings: CollectorSettings) -> str:
     if opts.mode != "auto":
         return opts.mode
     return "api" if credentials_configured(settings) else "preview"
 
 
-def _connect(settings: Settings) -> TelegramPort:
+def _connect(settings: CollectorSettings) -> TelegramPort:
     from collectors.telegram.client import TelethonPort
 
     return TelethonPort.connect(settings)
@@ -36,10 +41,35 @@ def _connect(settings: Settings) -> TelegramPort:
 
 class TelegramCollector(Collector):
     name = "telegram"
+    kind = "telegram"
+    title = "Telegram channel"
+    every = 3600
+    pool = "witnessbox_telegram"
+    pool_slots = 1  # one account, one session: never two runs at once
+    pool_note = "one Telegram account = one slot"
+    dag_every = 5 * 60
+    options = OPTIONS
+    #: api mode needs the account (id, hash, session); both modes need the rest
+    settings_used = (
+        "home", "user_agent", "max_capture_bytes", "telegram_preview_url",
+        "telegram_api_id", "telegram_api_hash", "telegram_session",
+    )  # fmt: skip
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        return is_telegram(url)
+
+    @classmethod
+    def claims(cls, value: str) -> bool:
+        return is_reference(value)
+
+    @classmethod
+    def normalise(cls, value: str) -> str:
+        return f"https://t.me/{telegram_channel(value)}"
 
     def __init__(
         self,
-        connect: Callable[[Settings], TelegramPort] | None = None,
+        connect: Callable[[CollectorSettings], TelegramPort] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._connect = connect or _connect

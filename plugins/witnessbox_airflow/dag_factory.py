@@ -17,7 +17,7 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 
 from witnessbox_airflow import collection
-from witnessbox_airflow.kinds import POOLS, schedule_for
+from witnessbox_airflow.kinds import POOLS, queue_for, schedule_for
 
 #: What every witnessbox DAG shares: no backfill of missed runs. Runs may overlap (a
 #: source in retries never holds back the next tick); a per-source lock keeps one capture
@@ -57,6 +57,7 @@ def collection_dag(kind: str, schedule: timedelta | None = None) -> Any:
         @task(
             task_id="capture",
             pool=pool,
+            queue=queue_for(kind),  # Celery: only workers listening on it take the capture
             retries=2,
             retry_delay=timedelta(seconds=30),
             retry_exponential_backoff=2.0,

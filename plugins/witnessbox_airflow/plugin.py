@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from witnessbox_airflow import search_ui
+from witnessbox_airflow.ui import data, render
 from witnessbox_airflow.ui.app import app
+from witnessbox_airflow.ui.auth import current_user
+
+# the analyst's Search, Changes and Replay pages share the login check, layout and runtime
+app.include_router(
+    search_ui.build_router(current_user, render.page, data.runtime, render.rows)
+)
 
 
 class WitnessboxPlugin(AirflowPlugin):
@@ -28,6 +36,20 @@ class WitnessboxPlugin(AirflowPlugin):
             "destination": "nav",
             "category": "witnessbox",
             "url_route": "witnessbox-captures",
+        },
+        {
+            "name": "Search",
+            "href": "/witnessbox/search",
+            "destination": "nav",
+            "category": "witnessbox",
+            "url_route": "witnessbox-search",
+        },
+        {
+            "name": "Changes",
+            "href": "/witnessbox/changes",
+            "destination": "nav",
+            "category": "witnessbox",
+            "url_route": "witnessbox-changes",
         },
         {
             "name": "Audit",

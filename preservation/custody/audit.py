@@ -8,7 +8,10 @@ Stages, cheapest first (as bagit-python validates):
 2. the RFC 3161 seals: inclusion proofs, seal records and tokens against their stored
    certificate chains (each batch once);
 3. the full re-read: every blob streamed from the store and its sha256 recomputed, each
-   distinct blob once, in a few threads (OpenSSL's sha256 releases the GIL).
+   distinct blob once, in a few threads (OpenSSL's sha256 releases the GIL);
+4. unless skipped: S3 retention of every object checked (custody.retention: mode and
+   retain-until against the configured retention) and the custody ledger's chain
+   (custody.ledger.verify_ledger), so ``verify`` answers for custody, not only fixity.
 
 An audit never stops at the first problem. Its result is recorded in the catalogue's
 ``audits`` table and in the custody ledger.
@@ -16,83 +19,52 @@ An audit never stops at the first problem. Its result is recorded in the catalog
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 import random
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
 
-from kernel.errors import InputError, IntegrityError, Problem, StorageError, read_problem
+from kernel.errors import InputError, IntegrityError, Problem
 from kernel.ids import isoformat
+from kernel.replicas import PRIMARY
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
-from preservation.custody.signing import check_manifest_signature
-from preservation.custody.timestamps import SealChecker, sealed_batches
-from preservation.formats import manifest as manifests
-from preservation.store import Store, is_blob_key
+from preservation.custody.stages import (
+    CaptureCheck,
+    check_copy,
+    problem_dict,
+    rehash,
+    sha256_stream,
+)
+from preservation.custody.timestamps import sealed_batches
 
 if TYPE_CHECKING:
     from preservation.runtime import Runtime
 
-READ_SIZE = 1 << 20
 WORKERS = 2
-
-
-def sha256_stream(stream: BinaryIO) -> tuple[str, int]:
-    """sha256 and size of a stream, read into one reused buffer (no per-chunk copies)."""
-    digest = hashlib.sha256()
-    size = 0
-    readinto = getattr(stream, "readinto", None)
-    if readinto is None:
-        while chunk := stream.read(READ_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-        return digest.hexdigest(), size
-    buffer = bytearray(READ_SIZE)
-    view = memoryview(buffer)
-    while n := readinto(buffer):
-        digest.update(view[:n])
-        size += n
-    return digest.hexdigest(), size
-
-
-def rehash(store: Store, key: str) -> tuple[str, int]:
-    with store.open(key) as stream:
-        return sha256_stream(stream)
+__all__ = ["AuditReport", "CaptureCheck", "CopyResult", "rehash", "run_audit", "sha256_stream"]
 
 
 @dataclass
-class CaptureCheck:
-    capture_id: str
-    manifest_key: str
-    source_id: str = ""
-    url: str = ""
-    manifest_sha256: str = ""
-    signed_by: str | None = None
-    seals: list[dict[str, Any]] = field(default_factory=list)
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+class CopyResult:
+    """One copy's share of an audit: what was re-read, its problems (unlabelled), backlog."""
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+    name: str
+    blobs: int = 0
+    bytes: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    pending: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "capture_id": self.capture_id,
-            "status": "ok" if self.ok else "failed",
-            "source_id": self.source_id,
-            "url": self.url,
-            "manifest_key": self.manifest_key,
-            "manifest_sha256": self.manifest_sha256,
-            "signed_by": self.signed_by,
-            "sealed": self.seals,
-            "artifacts": self.artifacts,
-            "problems": [_problem_dict(p) for p in self.problems],
+            "ok": not self.problems,
+            "blobs": self.blobs,
+            "bytes": self.bytes,
+            "problems": len(self.problems),
+            "pending": self.pending,
         }
 
 
@@ -107,6 +79,9 @@ class AuditReport:
     problems: list[Problem] = field(default_factory=list)  # every problem, once
     audit_id: int | None = None
     ledger_seq: int | None = None
+    retention: dict[str, Any] | None = None  # None: skipped (--no-retention)
+    ledger: dict[str, Any] | None = None  # None: skipped (--no-ledger)
+    copies: dict[str, CopyResult] = field(default_factory=dict)  # primary first, then replicas
 
     @property
     def ok(self) -> bool:
@@ -124,10 +99,13 @@ class AuditReport:
             "finished_at": isoformat(self.finished_at) if self.finished_at else None,
             "checked": {"captures": len(self.captures), "blobs": self.blobs, "bytes": self.bytes},
             "failed_captures": [c.capture_id for c in self.failed],
-            "problems": [_problem_dict(p) for p in self.problems],
+            "problems": [problem_dict(p) for p in self.problems],
             "captures": [c.as_dict() for c in self.captures],
+            "copies": {name: copy.as_dict() for name, copy in self.copies.items()},
             "audit_id": self.audit_id,
             "ledger_seq": self.ledger_seq,
+            "retention": self.retention,
+            "ledger": self.ledger,
         }
 
     def raise_for_problems(self) -> None:
@@ -139,41 +117,33 @@ class AuditReport:
             )
 
 
-def _problem_dict(p: Problem) -> dict[str, str]:
-    return {"kind": p.kind, "subject": p.subject, "detail": p.detail}
-
-
 # -- choosing what to check -------------------------------------------------------------------
 def _targets(
     rt: Runtime, capture_id: str | None, sample: int | None
 ) -> tuple[str, list[CaptureCheck], list[Problem]]:
-    with rt.catalogue.session() as session:
-        rows = [
-            (c.id, c.manifest_key, c.manifest_sha256, c.source_id, c.source_url)
-            for c in session.scalars(select(Capture).order_by(Capture.id))
-        ]
-    indexed = {r[0]: r for r in rows}
+    columns = (Capture.id, Capture.manifest_key, Capture.manifest_sha256, Capture.source_id,
+               Capture.source_url)  # fmt: skip
     problems: list[Problem] = []
-    if capture_id is not None:
-        if capture_id not in indexed:
-            raise InputError(f"unknown capture: {capture_id}")
-        chosen = [indexed[capture_id]]
-        scope = f"capture:{capture_id}"
-    else:
+    with rt.catalogue.session() as session:
+        if capture_id is not None:
+            row = session.execute(select(*columns).where(Capture.id == capture_id)).first()
+            if row is None:
+                raise InputError(f"unknown capture: {capture_id}")
+            chosen, scope = [tuple(row)], f"capture:{capture_id}"
+        elif sample is not None:
+            if sample < 1:
+                raise InputError("--sample needs a positive number")
+            chosen, scope = _sample(session, columns, sample), f"sample:{sample}"
+        else:
+            chosen = [tuple(r) for r in session.execute(select(*columns).order_by(Capture.id))]
+            scope = "all"
+    if scope == "all":
         # the store is the truth: a manifest the catalogue lacks is checked too
-        known_keys = {r[1] for r in rows}
+        known_keys = {r[1] for r in chosen}
         for key in rt.store.list("captures/"):
             if key.endswith("/manifest.json") and key not in known_keys:
                 parts = key.split("/")
-                rows.append((parts[-2], key, "", parts[1], ""))
-        chosen = rows
-        scope = "all"
-        if sample is not None:
-            if sample < 1:
-                raise InputError("--sample needs a positive number")
-            chosen = random.SystemRandom().sample(rows, min(sample, len(rows)))
-            chosen.sort()
-            scope = f"sample:{sample}"
+                chosen.append((parts[-2], key, "", parts[1], ""))
     checks = [
         CaptureCheck(cid, key, source_id=sid, url=url, manifest_sha256=digest)
         for cid, key, digest, sid, url in chosen
@@ -181,99 +151,48 @@ def _targets(
     return scope, checks, problems
 
 
-def _ledger_digests(rt: Runtime) -> dict[str, str]:
+def _sample(session: Any, columns: tuple[Any, ...], n: int) -> list[tuple[Any, ...]]:
+    """``n`` captures drawn uniformly, without reading the whole table.
+
+    SQLite: random points in the (dense, insertion-ordered) rowid range, each one index
+    lookup. Elsewhere: random positions in primary-key order (an index-only walk).
+    """
+    rng = random.SystemRandom()
+    total = session.scalar(select(func.count()).select_from(Capture)) or 0
+    picked: dict[str, tuple[Any, ...]] = {}
+    if session.get_bind().dialect.name == "sqlite":
+        rowid = literal_column("captures.rowid")
+        top = session.scalar(select(func.max(rowid)).select_from(Capture)) or 0
+        for _attempt in range(n * 20):
+            if len(picked) >= min(n, total):
+                break
+            row = session.execute(
+                select(*columns).where(rowid >= rng.randint(1, top)).order_by(rowid).limit(1)
+            ).first()
+            if row is not None:
+                picked.setdefault(row[0], tuple(row))
+    if len(picked) < min(n, total):
+        for offset in rng.sample(range(total), min(n, total)):
+            row = session.execute(select(*columns).order_by(Capture.id).offset(offset).limit(1))
+            for r in row:
+                picked.setdefault(r[0], tuple(r))
+                break
+    return sorted(picked.values())[:n]
+
+
+def _ledger_digests(rt: Runtime, keys: list[str] | None = None) -> dict[str, str]:
     """manifest key → the sha256 the ledger recorded when the manifest was stored."""
+    query = select(LedgerEntry.subject, LedgerEntry.data).where(LedgerEntry.event == "stored")
+    out: dict[str, str] = {}
     with rt.catalogue.session() as session:
-        rows = session.execute(
-            select(LedgerEntry.subject, LedgerEntry.data).where(LedgerEntry.event == "stored")
-        ).all()
-    return {subject: (data or {}).get("manifest_sha256", "") for subject, data in rows}
-
-
-# -- stage 1 ----------------------------------------------------------------------------------
-def _check_manifest(
-    rt: Runtime, check: CaptureCheck, recorded: dict[str, str], keys: dict[str, Any]
-) -> dict[str, Any] | None:
-    key = check.manifest_key
-    add = check.problems.append
-    try:
-        data = rt.store.read_bytes(key)
-    except StorageError as exc:  # gone, or only out of reach for now: read_problem tells
-        add(read_problem(key, exc, f"manifest of capture {check.capture_id}"))
-        return None
-    actual = hashlib.sha256(data).hexdigest()
-    if check.manifest_sha256 and actual != check.manifest_sha256:
-        add(Problem("manifest-changed", key, "differs from the digest the catalogue indexed"))
-    ledger_digest = recorded.get(key)
-    if ledger_digest is None:
-        add(Problem("not-in-ledger", key, "no custody record of this manifest being stored"))
-    elif ledger_digest != actual:
-        add(Problem("manifest-changed", key, "differs from the digest in the custody ledger"))
-    check.manifest_sha256 = actual
-    try:
-        manifest = manifests.parse(data)
-    except IntegrityError as exc:
-        for p in exc.details or [Problem("schema", key, str(exc))]:
-            add(Problem("bad-manifest", key, f"{p.subject}: {p.detail or p.kind}"))
-        try:
-            manifest = json.loads(data)
-        except ValueError:
-            return None
-        if not isinstance(manifest, dict):
-            return None
-    capture = manifest.get("capture") or {}
-    if capture.get("id") != check.capture_id:
-        add(Problem("misplaced-manifest", key, "capture id differs from its key"))
-    check.url = check.url or str((manifest.get("source") or {}).get("url", ""))
-    sig_problems = check_manifest_signature(rt.store, key, manifest, data, keys)
-    check.problems.extend(sig_problems)
-    if not sig_problems:
-        check.signed_by = (manifest.get("signing") or {}).get("key_fingerprint")
-    return manifest
-
-
-def _check_blob_presence(
-    rt: Runtime, check: CaptureCheck, manifest: dict[str, Any], blobs: dict[str, dict]
-) -> None:
-    for artifact in manifest.get("artifacts") or []:
-        if not isinstance(artifact, dict):
-            continue
-        key, sha, size = artifact.get("key", ""), artifact.get("sha256", ""), artifact.get("size")
-        check.artifacts.append({"name": artifact.get("name"), "key": key, "sha256": sha})
-        if not is_blob_key(key) or not key.endswith(str(sha)):
-            check.problems.append(Problem("bad-manifest", key, "blob key does not name its sha256"))
-            continue
-        entry = blobs.get(key)
-        if entry is None:
-            entry = blobs[key] = {"sha256": sha, "size": size, "stat": None, "users": []}
-            try:
-                info = rt.store.stat(key)
-            except StorageError as exc:  # an outage: the blob may be intact
-                entry["error"] = str(exc)
-            else:
-                entry["stat"] = info.size if info else None
-        entry["users"].append((check, artifact.get("name")))
-        if entry.get("error"):
-            check.problems.append(
-                Problem(
-                    "unreadable",
-                    key,
-                    f"{artifact.get('name')} of {check.capture_id}: {entry['error']}",
-                )
-            )
-        elif entry["stat"] is None:
-            check.problems.append(
-                Problem("missing-object", key, f"{artifact.get('name')} of {check.capture_id}")
-            )
-        elif entry["stat"] != size:
-            check.problems.append(
-                Problem(
-                    "size-mismatch",
-                    key,
-                    f"{artifact.get('name')} of {check.capture_id}: "
-                    f"manifest says {size} bytes, store has {entry['stat']}",
-                )
-            )
+        if keys is None:
+            batches = [session.execute(query).all()]
+        else:  # only the captures being checked: one indexed lookup per key
+            batches = [session.execute(query.where(LedgerEntry.subject.in_(keys[i : i + 500])))
+                       .all() for i in range(0, len(keys), 500)]  # fmt: skip
+    for rows in batches:
+        out.update({subject: (data or {}).get("manifest_sha256", "") for subject, data in rows})
+    return out
 
 
 # -- the audit --------------------------------------------------------------------------------
@@ -284,54 +203,38 @@ def run_audit(
     workers: int = WORKERS,
     record: bool = True,
     progress: Callable[[str], None] | None = None,
+    retention: bool = True,
+    ledger: bool = True,
+    replicas: list[str] | None = None,
 ) -> AuditReport:
-    """Check one capture, a random sample, or everything; record the result."""
+    """Check one capture, a random sample, or everything, on every copy; record the result.
+
+    The primary is checked first, then each replica (``replicas``: by name, default all) the
+    same way, stage by stage, each blob read once per copy. A replica's problems name it
+    (``replica=offsite``); objects still queued for a replica are behind, not damaged.
+    """
     progress = progress or rt.progress
     scope, checks, global_problems = _targets(rt, capture_id, sample)
+    targets = [
+        (c.capture_id, c.manifest_key, c.source_id, c.url, c.manifest_sha256) for c in checks
+    ]
     report = AuditReport(scope, rt.clock(), captures=checks)
-    recorded = _ledger_digests(rt)
-    keys: dict[str, Any] = {}
-    blobs: dict[str, dict] = {}
-    expected_seals = sealed_batches(rt.catalogue)
-    seals = SealChecker(rt.store)
-    progress(f"checking {len(checks)} manifest(s), signatures and seals")
-    for check in checks:
-        manifest = _check_manifest(rt, check, recorded, keys)
-        if manifest is not None:
-            _check_blob_presence(rt, check, manifest, blobs)
-        if manifest is not None or check.manifest_sha256:
-            found, problems = seals.check_capture(
-                check.manifest_key, check.manifest_sha256, expected_seals.get(check.capture_id, ())
-            )
-            check.seals = found
-            check.problems.extend(problems)
-    # stage 3: full re-read of every present blob of the right size, each once
-    todo = [k for k, e in blobs.items() if e["stat"] is not None and e["stat"] == e["size"]]
-    progress(f"re-reading {len(todo)} blob(s)")
-
-    def work(key: str) -> tuple[str, str | None, int, str]:
-        try:
-            digest, size = rehash(rt.store, key)
-            return key, digest, size, ""
-        except StorageError as exc:
-            return key, None, 0, str(exc)
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for key, digest, size, error in pool.map(work, todo):
-            entry = blobs[key]
-            report.blobs += 1
-            report.bytes += size
-            if digest == entry["sha256"]:
-                continue
-            for check, name in entry["users"]:
-                detail = (
-                    f"{name} of {check.capture_id}: unreadable: {error}"
-                    if digest is None
-                    else f"{name} of {check.capture_id}: expected sha256 "
-                    f"{entry['sha256'][:16]}…, found {digest[:16]}…"
-                )
-                kind = "unreadable" if digest is None else "digest-mismatch"
-                check.problems.append(Problem(kind, key, detail))
+    everything = scope == "all"  # a sample reads only its own rows, never the whole table
+    recorded = _ledger_digests(rt, None if everything else [c.manifest_key for c in checks])
+    expected_seals = sealed_batches(
+        rt.catalogue, None if everything else [c.capture_id for c in checks]
+    )
+    report.blobs, report.bytes = check_copy(rt, checks, recorded, expected_seals, workers, progress)
+    report.copies[PRIMARY] = CopyResult(
+        PRIMARY, report.blobs, report.bytes, [p for c in checks for p in c.problems]
+    )
+    for replica in rt.replicas:
+        if replicas is not None and replica.name not in replicas:
+            continue
+        report.copies[replica.name] = _audit_replica(
+            rt, replica, checks, targets, recorded, expected_seals, workers, progress
+        )
+    global_problems.extend(_custody_checks(rt, report, retention, ledger, workers, progress))
     seen: set[Problem] = set()
     for problem in [*global_problems, *(p for c in checks for p in c.problems)]:
         if problem not in seen:
@@ -341,6 +244,82 @@ def run_audit(
     if record:
         _record(rt, report)
     return report
+
+
+def _custody_checks(
+    rt: Runtime,
+    report: AuditReport,
+    retention: bool,
+    ledger: bool,
+    workers: int,
+    progress: Callable[[str], None],
+) -> list[Problem]:
+    """Stage 4: retention of every object in scope, then the ledger's chain."""
+    from preservation.custody.ledger import verify_ledger
+    from preservation.custody.retention import check_retention
+    from preservation.custody.timestamps import ledger_anchors
+
+    problems: list[Problem] = []
+    if retention:
+        if report.scope == "all":
+            keys: list[str] = list(rt.store.list(""))
+        else:
+            keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
+            for c in report.captures:
+                keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
+        progress(f"checking the retention of {len(set(keys))} object(s)")
+        found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
+        report.retention = found.as_dict()
+        problems.extend(found.problems)
+    if ledger and report.scope != "all":  # a sample: its captures' entries, not the chain
+        from preservation.custody.ledger_local import verify_subjects
+
+        progress("checking the custody ledger entries of the captures checked")
+        subjects = [x for c in report.captures for x in (c.capture_id, c.manifest_key)]
+        chain = verify_subjects(rt.store, rt.catalogue, subjects)
+        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok,
+                         "scope": "entries of the captures checked"}  # fmt: skip
+        problems.extend(chain.problems)
+    elif ledger:
+        progress("checking the custody ledger")
+        chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
+        problems.extend(chain.problems)
+    return problems
+
+
+def _audit_replica(
+    rt: Runtime,
+    replica: Any,
+    checks: list[CaptureCheck],
+    targets: list[tuple[str, str, str, str, str]],
+    recorded: dict[str, str],
+    expected_seals: dict[str, Any],
+    workers: int,
+    progress: Callable[[str], None],
+) -> CopyResult:
+    from preservation.replication import pending_keys, record_check
+
+    pending = pending_keys(rt.catalogue, replica.name)
+    copies = [
+        CaptureCheck(cid, key, source_id=sid, url=url, manifest_sha256=digest)
+        for cid, key, sid, url, digest in targets
+    ]
+    progress(f"checking replica {replica.name}")
+    on_replica = dataclasses.replace(rt, store=replica.store)
+    blobs, size = check_copy(on_replica, copies, recorded, expected_seals, workers, progress)
+    result = CopyResult(replica.name, blobs, size, pending=len(pending))
+    for check, copy in zip(checks, copies, strict=True):
+        for p in copy.problems:
+            if p.subject in pending:
+                continue
+            label = f"replica={replica.name}"
+            check.problems.append(
+                Problem(p.kind, p.subject, f"{label}: {p.detail}" if p.detail else label)
+            )
+            result.problems.append(p)
+    record_check(rt.catalogue, replica.name, not result.problems, rt.clock())
+    return result
 
 
 def _record(rt: Runtime, report: AuditReport) -> None:

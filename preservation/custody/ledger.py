@@ -48,7 +48,8 @@ EVENTS = (
     "failed-audit",
     "sealed",
     "exported",
-    "accessed",  # read through the UI (replicas helper: preservation/custody/access.py)
+    "accessed",  # a person read an original (custody.access)
+    "repaired",  # a damaged or missing copy was rewritten from a good one (custody.repair)
 )
 
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from witnessbox_airflow import collection, notify
 
-from kernel.schedule import dag_tick_seconds, tick_warning
+from collectors.registry import dag_interval, tick_warning
 
 
 def test_summary_counts_every_outcome_and_check_fails_the_run():
@@ -44,7 +44,7 @@ def test_tick_warning_and_override():
     assert tick_warning("web", 3600, {}) is None
     warning = tick_warning("web", 60, {})
     assert "shorter than the witnessbox_web DAG's tick (5m)" in warning
-    assert dag_tick_seconds("video", {"WITNESSBOX_DAG_TICK_SECONDS": "15"}) == 15
+    assert dag_interval("video", {"WITNESSBOX_DAG_TICK_SECONDS": "15"}) == 15
 
 
 def test_watch_add_warns_about_an_every_shorter_than_the_tick(tmp_path):

@@ -14,6 +14,7 @@ from collectors.base import (
     SourceRef,
     StagedArtifact,
 )
+from collectors.web.collector import WebCollector
 from kernel.errors import CollectionError
 
 
@@ -70,8 +71,23 @@ def failing_collector(message: str = "the server said 404") -> StaticCollector:
     return StaticCollector(fail_with=CollectionError(message))
 
 
+def declared_as(real: type[Collector]):  # type: ignore[no-untyped-def]
+    """Give a stand-in the declarations of a real collector (kind, URLs, options, settings)."""
+
+    def wrap(cls: type[Collector]) -> type[Collector]:
+        for name in ("kind", "title", "every", "pool", "pool_slots", "pool_note", "dag_every", "generic",
+                     "options", "settings_used", "uses"):  # fmt: skip
+            setattr(cls, name, getattr(real, name))
+        for name in ("suitable", "claims", "normalise"):
+            setattr(cls, name, classmethod(getattr(real, name).__func__))
+        return cls
+
+    return wrap
+
+
+@declared_as(WebCollector)
 class StaticCollectorWithPage(StaticCollector):
-    """A registry-constructible collector (no arguments) staging one small page."""
+    """A registry-constructible stand-in for the web collector staging one small page."""
 
     def __init__(self) -> None:
         super().__init__(files={"page.html": b"<html><body>statement</body></html>"})

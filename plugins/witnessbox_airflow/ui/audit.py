@@ -28,9 +28,18 @@ def api_audit(user: User = Depends(current_user)) -> JSONResponse:
     return JSONResponse(list_audits(data.runtime().catalogue, limit=100))
 
 
+def custody() -> dict[str, Any]:
+    """The custody summary plus how many interrupted captures wait in staging."""
+    from preservation.staging import sweep
+
+    rt = data.runtime()
+    staged = len(sweep(rt, remove_empty=False))
+    return {**custody_summary(rt.catalogue), "interrupted_in_staging": staged}
+
+
 @router.get("/api/custody")
 def api_custody(user: User = Depends(current_user)) -> JSONResponse:
-    return JSONResponse(custody_summary(data.runtime().catalogue))
+    return JSONResponse(custody())
 
 
 def _problems(details: list[str]) -> str:
@@ -44,7 +53,7 @@ def _problems(details: list[str]) -> str:
 @router.get("/audit")
 def audit_page(request: Request, user: User = Depends(current_user)) -> Any:
     catalogue = data.runtime().catalogue
-    custody = custody_summary(catalogue)
+    summary = custody()
     audits = [a for a in list_audits(catalogue, limit=40) if a["scope"] != "ledger"][:20]
     with catalogue.session() as session:
         ledger = data.last_ledger_check(session)
@@ -53,10 +62,11 @@ def audit_page(request: Request, user: User = Depends(current_user)) -> Any:
     done = request.query_params.get("done", "")[:300]
     notice = f'<p class="notice">{e(done)}</p>' if done else ""
     summary = (
-        f"<p>{e(custody['captures'])} captures: {e(custody['sealed'])} sealed with a trusted "
-        f"timestamp, {e(custody['unsealed'])} waiting for the next seal. Custody ledger: "
-        f"{e(custody['ledger_head'])} entries, last {e(custody['ledger_last_event'] or '-')} "
-        f"at {when(custody['ledger_last_at'])}.</p>"
+        f"<p>{e(summary['captures'])} captures: {e(summary['sealed'])} sealed with a trusted "
+        f"timestamp, {e(summary['unsealed'])} waiting for the next seal. Custody ledger: "
+        f"{e(summary['ledger_head'])} entries, last {e(summary['ledger_last_event'] or '-')} "
+        f"at {when(summary['ledger_last_at'])}. Interrupted captures in staging: "
+        f"{e(summary['interrupted_in_staging'])} (<code>witnessbox staging list</code>).</p>"
     )
     if user.can("admin"):
         action = post_button(url("audit/run"), "Run a full audit now", user.csrf)
@@ -116,7 +126,7 @@ def audit_page(request: Request, user: User = Depends(current_user)) -> Any:
         )
         + "<h2>Custody ledger</h2>"
         + ledger_text
-        + f"<h2>Unsealed backlog ({e(custody['unsealed'])})</h2>"
+        + f"<h2>Unsealed backlog ({e(summary['unsealed'])})</h2>"
         + rows(backlog_rows, ["Capture", "Finished (UTC)", "URL"], "unsealed")
         + "<h2>Failed and partial captures</h2>"
         + rows(

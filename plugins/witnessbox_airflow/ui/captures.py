@@ -16,11 +16,23 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from preservation.custody.access import record_access
 from preservation.store import blob_key
 from witnessbox_airflow.ui import data
-from witnessbox_airflow.ui.access import record_access
 from witnessbox_airflow.ui.auth import User, current_user
-from witnessbox_airflow.ui.render import e, field, link, page, q, rows, select, status, url, when
+from witnessbox_airflow.ui.render import (
+    e,
+    field,
+    kind_options,
+    link,
+    page,
+    q,
+    rows,
+    select,
+    status,
+    url,
+    when,
+)
 
 router = APIRouter()
 STATUSES = [
@@ -29,7 +41,6 @@ STATUSES = [
     ("partial", "partial"),
     ("failed", "failed"),
 ]
-KINDS = [("", "any kind"), ("web", "web"), ("video", "video"), ("telegram", "telegram")]
 INLINE = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 PREVIEW_ROLES = ("screenshot", "thumbnail")
 CHUNK = 1024 * 1024
@@ -105,7 +116,7 @@ def captures_page(request: Request, user: User = Depends(current_user)) -> Any:
     form = (
         f'<form method="get" action="{url("captures")}" id="filter">'
         f"{field('source', p, 'source id', 10)}{field('case', p, 'case', 10)}"
-        f"{select('kind', p, KINDS)}{select('status', p, STATUSES)}"
+        f"{select('kind', p, kind_options())}{select('status', p, STATUSES)}"
         f"{field('since', p, 'from YYYY-MM-DD', 12)}{field('until', p, 'to YYYY-MM-DD', 12)}"
         "<button>Filter</button></form>"
     )
@@ -124,7 +135,10 @@ def captures_page(request: Request, user: User = Depends(current_user)) -> Any:
         "URL",
         "Airflow",
     ]
-    return page("Captures", form + rows(table, headers, "captures") + more, user)
+    from witnessbox_airflow.search_ui import search_box  # the analyst's full-text search
+
+    body = form + search_box() + rows(table, headers, "captures") + more
+    return page("Captures", body, user)
 
 
 def _hashes(rows_: list[Any]) -> str:
@@ -257,8 +271,13 @@ def capture_page(capture_id: str, user: User = Depends(current_user)) -> Any:
         ["", ""],
         "provenance",
     )
+    replay = (
+        f"<p>{link(url(f'replay/{q(capture_id)}'), 'Replay the archived page')}</p>"
+        if any(a["role"] == "wacz" for a in c["artifacts"])
+        else ""
+    )
     body = (
-        f"{facts}{reasons}{shot}<h2>Artifacts</h2>{artifacts}<h2>Near-duplicates</h2>{near}"
+        f"{facts}{reasons}{replay}{shot}<h2>Artifacts</h2>{artifacts}<h2>Near-duplicates</h2>{near}"
         f"<h2>Provenance</h2>{provenance}<details><summary>Manifest</summary><pre><code>"
         f"{e(json.dumps(manifest, indent=1, default=str))}</code></pre></details>"
     )
@@ -288,6 +307,7 @@ def capture_file(
         capture_id,
         name,
         "viewed in the Captures page" if show else "downloaded from the Captures page",
+        via="airflow-ui",
     )
 
     def chunks() -> Iterator[bytes]:

@@ -30,6 +30,13 @@ HEADERS = {
 }
 
 
+def kind_options(empty: str = "any kind") -> list[tuple[str, str]]:
+    """The source kinds the registry knows, for a ``select``."""
+    from collectors.registry import KINDS
+
+    return [("", empty), *((k, k) for k in KINDS)]
+
+
 def e(value: Any) -> str:
     return escape("" if value is None else str(value))
 
@@ -95,7 +102,13 @@ def page(title: str, body: str, user: Any = None, status_code: int = 200) -> Any
 
     nav = "".join(
         link(url(path), name)
-        for name, path in (("Watchlist", "watchlist"), ("Captures", "captures"), ("Audit", "audit"))
+        for name, path in (
+            ("Watchlist", "watchlist"),
+            ("Captures", "captures"),
+            ("Search", "search"),
+            ("Changes", "changes"),
+            ("Audit", "audit"),
+        )
     )
     who = f'<span class="muted">{e(user.name)} ({e(user.role)})</span>' if user else ""
     html = (

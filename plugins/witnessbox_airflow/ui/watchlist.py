@@ -21,6 +21,7 @@ from witnessbox_airflow.ui.render import (
     e,
     field,
     hidden_csrf,
+    kind_options,
     link,
     page,
     post_button,
@@ -31,7 +32,6 @@ from witnessbox_airflow.ui.render import (
 )
 
 router = APIRouter()
-KINDS = [("", "any kind"), ("web", "web"), ("video", "video"), ("telegram", "telegram")]
 STATES = [
     ("", "any state"),
     ("active", "active"),
@@ -111,7 +111,7 @@ def render(
     typed = typed or {}
     filters = (
         f'<form method="get" action="{url("watchlist")}" id="filter">'
-        f"{select('kind', vars(f), KINDS)}{field('case', vars(f), 'case')}"
+        f"{select('kind', vars(f), kind_options())}{field('case', vars(f), 'case')}"
         f"{field('tag', vars(f), 'tag')}{select('state', vars(f), STATES)}"
         "<button>Filter</button></form>"
     )
@@ -121,9 +121,10 @@ def render(
             f'<fieldset><legend>Watch a source</legend><form method="post" '
             f'action="{url("watchlist")}" id="add">{hidden_csrf(csrf)}'
             f"{field('url', typed, 'URL or @channel', 50)}"
-            f"{select('kind', typed, [('', 'kind: infer'), *KINDS[1:]])}"
+            f"{select('kind', typed, kind_options('kind: infer'))}"
             f"{field('every', typed, 'every (6h)', 8)}{field('case', typed, 'case')}"
             f"{field('tags', typed, 'tags, comma-separated')}{field('note', typed, 'note')}"
+            f"{field('options', typed, 'options: key=value ...', 24)}"
             "<button>Watch</button></form>"
             f'<form method="post" action="{url("watchlist/import")}" id="import" '
             f'enctype="multipart/form-data">{hidden_csrf(csrf)}'
@@ -171,14 +172,16 @@ def watchlist_add(
     case: str = Form(""),
     tags: str = Form(""),
     note: str = Form(""),
+    options: str = Form(""),
     csrf: str = Form(""),
 ) -> Any:
-    from kernel.schedule import tick_warning
+    from collectors.registry import parse_line, tick_warning
     from preservation.catalogue import watchlist
 
     check_csrf(user, csrf)
     require(user, "analyst", "add sources")
-    typed = {"url": url_, "kind": kind, "every": every, "case": case, "tags": tags, "note": note}
+    typed = {"url": url_, "kind": kind, "every": every, "case": case, "tags": tags,
+             "note": note, "options": options}
     rt = data.runtime()
     try:
         spec = watchlist.validate_entry(
@@ -189,6 +192,7 @@ def watchlist_add(
             tags=[t for t in tags.split(",") if t.strip()],
             case=case,
             note=note,
+            options=parse_line(options),
         )
         source = watchlist.add_source(rt.catalogue, spec, f"airflow:{user.name}", rt.clock())
     except InputError as exc:

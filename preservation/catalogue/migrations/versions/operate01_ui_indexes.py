@@ -1,7 +1,7 @@
 """operate: indexes for the UI pages (newest sources first; a source's captures by status)
 
 Revision ID: operate01
-Revises: scale01
+Revises: scale01i
 Create Date: 2026-12-03 10:20:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "operate01"
-down_revision = "scale01"
+down_revision = "scale01i"
 branch_labels = None
 depends_on = None
 
