@@ -61,7 +61,7 @@ def audit_page(request: Request, user: User = Depends(current_user)) -> Any:
         troubled = data.troubled(session)
     done = request.query_params.get("done", "")[:300]
     notice = f'<p class="notice">{e(done)}</p>' if done else ""
-    summary = (
+    facts = (
         f"<p>{e(summary['captures'])} captures: {e(summary['sealed'])} sealed with a trusted "
         f"timestamp, {e(summary['unsealed'])} waiting for the next seal. Custody ledger: "
         f"{e(summary['ledger_head'])} entries, last {e(summary['ledger_last_event'] or '-')} "
@@ -116,7 +116,7 @@ def audit_page(request: Request, user: User = Depends(current_user)) -> Any:
     ]
     body = (
         notice
-        + summary
+        + facts
         + action
         + "<h2>Fixity audits</h2>"
         + rows(

@@ -272,7 +272,7 @@ def capture_page(capture_id: str, user: User = Depends(current_user)) -> Any:
         "provenance",
     )
     replay = (
-        f"<p>{link(url(f'replay/{q(capture_id)}'), 'Replay the archived page')}</p>"
+        f"<p>{link(f'../replay/{q(capture_id)}', 'Replay the archived page')}</p>"
         if any(a["role"] == "wacz" for a in c["artifacts"])
         else ""
     )
