@@ -4,7 +4,7 @@ Real processes on loopback (api-server, scheduler, dag-processor, triggerer) wit
 repo's DAGs, real headless Chromium through Playwright against the pages, the real web
 collector against a local fixture site. Prints how long a source took from being added
 on the Watchlist page to being seen on the Captures page. With
-``WITNESSBOX_DOC_SCREENSHOTS=1`` the page screenshots are also copied into ``docs/``.
+``WITNESSBOX_TEST_DOC_SCREENSHOTS=1`` the page screenshots are also copied into ``docs/``.
 """
 
 from __future__ import annotations
@@ -249,6 +249,6 @@ def test_analyst_adds_scheduler_captures_admin_audits_in_a_real_browser(tmp_path
             assert any(r["run_type"] == "asset_triggered" for r in seal_runs), seal_runs
     finally:
         site.close()
-    if os.environ.get("WITNESSBOX_DOC_SCREENSHOTS") == "1":
+    if os.environ.get("WITNESSBOX_TEST_DOC_SCREENSHOTS") == "1":
         for name in SHOTS:
             shutil.copy(shots / f"{name}.png", ROOT / "docs" / f"airflow-{name}.png")
