@@ -19,6 +19,13 @@ from collectors.web.gate import PolicyGate
 from collectors.web.hops import Hop, Limits
 from collectors.web.options import WebOptions
 from collectors.web.recorder import NetworkRecorder
+from collectors.web.verdicts import (
+    VIEWPORT_ONLY,
+    VIEWPORT_ONLY_FAILED,
+    idle_verdict,
+    screenshot_budget,
+    settle_budget,
+)
 
 log = logging.getLogger("witnessbox.web.page")
 
@@ -145,7 +152,8 @@ async def capture_page(
             got = await recorder.send_quiet("Network.getCertificate", {"origin": origin})
             if got:
                 rec.certificates[origin] = list(got.get("tableNames") or [])
-        rec.inflight_at_end = recorder.inflight
+        if not rec.committed:
+            rec.inflight_at_end = recorder.inflight
     finally:
         if recorder is not None:
             rec.hops = await recorder.finish()
@@ -186,13 +194,18 @@ async def _settle(
     for _attempt in range(3):
         seen = recorder.requests_seen
         problems = len(rec.problems)
+        quiet = options.idle_quiet_ms / 1000
+        budget = settle_budget(deadline, time.monotonic(), quiet) if _attempt else None
         idle, _ = await asyncio.gather(
-            recorder.wait_idle(options.idle_quiet_ms / 1000, max(0.0, deadline - time.monotonic())),
+            recorder.wait_idle(quiet, budget if budget is not None else options.idle_max_s),
             _snapshot(page, options, rec),
         )
-        rec.network_idle = idle
-        if recorder.requests_seen == seen or not idle:
+        rec.inflight_at_end = recorder.inflight  # the verdict and its reason: one moment
+        rec.network_idle = idle_verdict(idle, rec.inflight_at_end)
+        if recorder.requests_seen == seen or not rec.network_idle:
             break
+        if time.monotonic() >= deadline:
+            break  # the snapshots stand: taken while the network was idle
         del rec.problems[problems:]  # this attempt's failures are superseded by the next
     rec.timings["settled"] = time.time()
     timing = await _bounded("navigation timing", page.evaluate(TIMING_JS), 5, rec)
@@ -206,12 +219,30 @@ async def _snapshot(page: Any, options: WebOptions, rec: PageRecording) -> None:
     if snap:
         rec.title, rec.text, rec.dom = snap["title"], snap["text"], snap["dom"]
     if options.screenshot:
-        rec.screenshot = await _bounded(
-            "screenshot", page.screenshot(full_page=True, type="png", timeout=30_000), 35, rec
-        )
-        if rec.screenshot is None:  # very tall pages: fall back to the viewport
-            rec.screenshot = await _bounded(
-                "viewport screenshot", page.screenshot(type="png", timeout=15_000), 20, rec
-            )
+        await _screenshot(page, options, rec)
     if options.pdf:
         rec.pdf = await _bounded("PDF", page.pdf(print_background=True), 60, rec)
+
+
+async def _screenshot(page: Any, options: WebOptions, rec: PageRecording) -> None:
+    """Full page in a time scaled to its height; else the viewport, and the reason says so."""
+    height = rec.scroll.get("height") or await _bounded(
+        "page height", page.evaluate("() => document.documentElement.scrollHeight"), 5, rec
+    )
+    elapsed = time.time() - rec.timings["started"]
+    budget = screenshot_budget(height, elapsed, options.capture_timeout_s)
+    rec.timings["screenshot_budget_s"] = round(budget, 1)
+    problems = len(rec.problems)
+    if budget > 0:
+        shot = page.screenshot(full_page=True, type="png", timeout=budget * 1000)
+        rec.screenshot = await _bounded("screenshot", shot, budget + 2, rec)
+    if rec.screenshot is not None:
+        return
+    failed = rec.problems[problems:]
+    del rec.problems[problems:]
+    viewport = page.screenshot(type="png", timeout=15_000)
+    rec.screenshot = await _bounded("viewport screenshot", viewport, 20, rec)
+    if rec.screenshot is not None:
+        timed_out = not failed or "gave up" in failed[0] or "Timeout" in failed[0]
+        why = failed[0].removeprefix("screenshot: ") if failed else ""
+        rec.problems.append(VIEWPORT_ONLY if timed_out else VIEWPORT_ONLY_FAILED.format(why=why))
