@@ -29,19 +29,18 @@ from collectors.web.verdicts import (
 
 log = logging.getLogger("witnessbox.web.page")
 
-SCROLL_JS = """async ([steps, delay, maxMs]) => {
+#: one scroll step: a viewport down, then two frames (lazy loaders start their requests)
+STEP_JS = """async () => {
   const el = document.scrollingElement || document.documentElement;
-  const start = Date.now();
-  const atBottom = () => window.innerHeight + window.scrollY >= el.scrollHeight - 2;
-  let n = 0;
-  while (n < steps && Date.now() - start < maxMs && !atBottom()) {
-    window.scrollBy(0, window.innerHeight);
-    n++;
-    await new Promise(r => setTimeout(r, delay));
-  }
-  const bottom = atBottom();
+  window.scrollBy(0, window.innerHeight);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return window.innerHeight + window.scrollY >= el.scrollHeight - 2;
+}"""
+TOP_JS = """() => {
+  const el = document.scrollingElement || document.documentElement;
+  const bottom = window.innerHeight + window.scrollY >= el.scrollHeight - 2;
   window.scrollTo(0, 0);
-  return {steps: n, reached_bottom: bottom, height: el.scrollHeight};
+  return {reached_bottom: bottom, height: el.scrollHeight};
 }"""
 TIMING_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -185,11 +184,11 @@ async def _settle(
         log.debug("load did not finish: %s", exc)
     rec.timings["loaded"] = time.time()
     if options.scroll_max_steps:
-        args = [options.scroll_max_steps, options.scroll_step_ms, int(options.scroll_max_s * 1000)]
         scrolled = await _bounded(
-            "scroll", page.evaluate(SCROLL_JS, args), options.scroll_max_s + 2, rec
+            "scroll", _scroll(page, recorder, options), options.scroll_max_s + 2, rec
         )
         rec.scroll = scrolled or {}
+    rec.timings["scrolled"] = time.time()
     deadline = time.monotonic() + options.idle_max_s
     for _attempt in range(3):
         seen = recorder.requests_seen
@@ -213,6 +212,24 @@ async def _settle(
         rec.timings["navigation"] = timing
 
 
+async def _scroll(page: Any, recorder: NetworkRecorder, options: WebOptions) -> dict[str, Any]:
+    """Bounded scrolling for lazy content, paced by the network: a step that started
+    requests waits ``scroll_step_ms`` for them; a step that started none goes straight on
+    (a fixed pause per step made a 20,000 px page spend 3 s scrolling)."""
+    deadline = time.monotonic() + options.scroll_max_s
+    steps = paused = 0
+    bottom = False
+    while steps < options.scroll_max_steps and time.monotonic() < deadline and not bottom:
+        seen = recorder.requests_seen
+        bottom = bool(await page.evaluate(STEP_JS))
+        steps += 1
+        if recorder.requests_seen != seen:
+            paused += 1
+            await asyncio.sleep(options.scroll_step_ms / 1000)
+    end = await page.evaluate(TOP_JS)
+    return {"steps": steps, "paused_steps": paused, **end}
+
+
 async def _snapshot(page: Any, options: WebOptions, rec: PageRecording) -> None:
     """The rendered DOM, text and title in one call, then the screenshot (which may resize)."""
     snap = await _bounded("DOM and text", page.evaluate(SNAPSHOT_JS), 20, rec)
@@ -231,11 +248,13 @@ async def _screenshot(page: Any, options: WebOptions, rec: PageRecording) -> Non
     )
     elapsed = time.time() - rec.timings["started"]
     budget = screenshot_budget(height, elapsed, options.capture_timeout_s)
-    rec.timings["screenshot_budget_s"] = round(budget, 1)
+    rec.timings["screenshot_budget_ms"] = int(budget * 1000)
     problems = len(rec.problems)
+    started = time.time()
     if budget > 0:
         shot = page.screenshot(full_page=True, type="png", timeout=budget * 1000)
         rec.screenshot = await _bounded("screenshot", shot, budget + 2, rec)
+    rec.timings["screenshot_ms"] = int((time.time() - started) * 1000)
     if rec.screenshot is not None:
         return
     failed = rec.problems[problems:]
