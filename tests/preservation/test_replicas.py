@@ -127,6 +127,9 @@ def test_a_capture_while_a_replica_is_down_commits_and_catches_up(replicated, va
         "pending": 0,
     }
     assert report["copies"]["offsite"]["blobs"] == 2
+    code, out, _ = cli(capsys, "ledger", "list", "--json")
+    audited = json.loads(out)[-1]
+    assert audited["event"] == "audited" and audited["data"]["copies"]["vault"]["ok"] is True
     rows = status(capsys)
     assert rows["vault"]["last_check_ok"] is True and rows["vault"]["last_check_at"]
     for name in ("offsite", "vault"):  # Object Lock retention on every S3 replica
