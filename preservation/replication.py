@@ -99,7 +99,9 @@ class QueuedStore(Store):
         self.primary.put_bytes(key, data, content_type)
         self._queued(key)
 
-    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
+    def put_object_file(
+        self, key: str, path: Path, sha256: str | None, *, replace: bool = False
+    ) -> str:
         return self.primary.put_object_file(key, path, sha256, replace=replace)
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:

@@ -19,7 +19,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-KINDS = ("", "web", "video", "telegram")
+from collectors import registry
+
+KINDS = ("", *registry.KINDS)  # "" = any kind
 STATUSES = ("", "complete", "partial", "failed")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,13 +66,14 @@ class EncryptedStore(Store):
         """Encrypt what ``write(sink)`` writes into a spool file, then store it under ``key``."""
         kek = self._key()
         with self._spool_file() as spool:
-            hashing = _HashingSink(spool)
-            writer = envelope.EncryptingWriter(kek, hashing)  # type: ignore[arg-type]
+            hashing = _HashingSink(spool) if self.inner.wants_object_sha256 else None
+            writer = envelope.EncryptingWriter(kek, hashing or spool)  # type: ignore[arg-type]
             result = write(writer)  # type: ignore[operator]
             writer.finish()
             spool.flush()
+            os.fsync(spool.fileno())  # durable before a file store links it into place
             note = self.inner.put_object_file(
-                key, Path(spool.name), hashing.hexdigest(), replace=replace
+                key, Path(spool.name), hashing.hexdigest() if hashing else None, replace=replace
             )
         return note, result
 
@@ -107,8 +109,13 @@ class EncryptedStore(Store):
             raise StorageError(f"the copy of {key} read as sha256 {plain_sha}, not {sha256}")
         return str(note)
 
-    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
+    def put_object_file(
+        self, key: str, path: Path, sha256: str | None, *, replace: bool = False
+    ) -> str:
         with open(path, "rb") as stream:
+            if sha256 is None:
+                sha256 = hashlib.sha256(stream.read()).hexdigest()
+                stream.seek(0)
             return self._put_checked(key, stream, sha256, replace=replace)
 
     # -- named objects -------------------------------------------------------------------
