@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint bench system venv clean-venv airflow
+.PHONY: test demo lint bench system venv clean-venv replay-assets airflow
 
 system:
 	@scripts/ensure-system.sh
@@ -26,7 +26,11 @@ $(PYWB): $(STAMP)
 	$(VENV)/pywb/bin/python -m pip install -q --disable-pip-version-check -c constraints-pywb.txt "pywb>=2.8,<3"
 	@touch $(PYWB)
 
-venv: $(STAMP) $(PYWB)
+venv: $(STAMP) $(PYWB) replay-assets
+
+# ReplayWeb.page (npm package replaywebpage, pinned) for `witnessbox replay` and the UI
+replay-assets:
+	@scripts/fetch-replayweb.sh
 
 lint: venv
 	$(BIN)/ruff check .
@@ -38,7 +42,7 @@ demo: system venv
 	$(BIN)/python -m demo
 
 # One after another (never two at once: they compare timings); each prints its ratio last.
-BENCHES := ingest phash keyframes similar link audit telegram video web
+BENCHES := ingest phash keyframes similar link audit telegram video web search
 
 bench: system venv
 	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py; done

@@ -169,7 +169,7 @@ def main() -> int:
     texts = list(messages(rng, vocab, args.messages))
     print(f"generated {len(texts):,} messages in {time.perf_counter() - started:.1f} s")
     qs = queries(rng, vocab, texts, args.queries)
-    like_words = [vocab[int(i)] for i in rng.integers(100, 1000, 5)]
+    like_words = [vocab[int(i)] for i in rng.integers(5000, len(vocab), 5)]  # rare: whole scans
     work = ROOT / "bench" / ".work" / "search"
     work.mkdir(parents=True, exist_ok=True)
     path = work / "catalogue.sqlite"

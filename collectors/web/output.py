@@ -325,9 +325,8 @@ def write_outputs(
 
 def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tuple[str, list[str]]:
     reasons: list[str] = []
-    download = main_final is not None and not rec.committed
-    if download and is_download(rec.navigation_error, main_final):
-        assert main_final is not None
+    error = rec.navigation_error
+    if main_final is not None and not rec.committed and is_download(error, main_final):
         if main_final.truncated:  # a complete capture of that file, unless it was cut short
             return "partial", [f"the downloaded file was truncated ({main_final.truncated})"]
         return "complete", reasons

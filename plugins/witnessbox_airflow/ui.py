@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from collectors.registry import KINDS
 from witnessbox_airflow.hooks import WitnessboxHook
+from witnessbox_airflow.search_ui import search_box
 
 RESOURCE = "witnessbox"
 app = FastAPI(title="witnessbox", docs_url=None, redoc_url=None, openapi_url=None)
@@ -80,7 +81,8 @@ input,select{margin:.2rem}
 def page(title: str, body: str) -> HTMLResponse:
     nav = "".join(
         f'<a href="{href}">{name}</a>'
-        for name, href in (("Watchlist", "watchlist"), ("Captures", "captures"), ("Audit", "audit"))
+        for name, href in (("Watchlist", "watchlist"), ("Captures", "captures"),
+                           ("Search", "search"), ("Changes", "changes"), ("Audit", "audit"))
     )
     html = (
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -262,7 +264,7 @@ def captures_page(
     form = (
         '<form method="get" action="captures"><input name="case" placeholder="case">'
         '<input name="source" placeholder="source id"><button>Filter</button></form>'
-    )
+    ) + search_box()  # full-text search (search_ui)
     return page(
         "Captures",
         form
@@ -301,8 +303,10 @@ def capture_page(capture_id: str, user: dict = Depends(current_user)) -> HTMLRes
         ["Name", "Role", "Type", "Bytes", "SHA-256", "MD5"],
     )
     manifest = rt.store.read_bytes(c["manifest_key"]).decode("utf-8", "replace")
+    replay = ('<p><a href="../replay/' + e(capture_id) + '">Replay the archived page</a></p>'
+              if any(a["role"] == "wacz" for a in c["artifacts"]) else "")  # fmt: skip
     body = (
-        f"{facts}{reasons}<h2>Artifacts</h2>{artifacts}"
+        f"{facts}{reasons}{replay}<h2>Artifacts</h2>{artifacts}"
         f"<h2>Manifest</h2><pre><code>{e(manifest)}</code></pre>"
     )
     return page(f"Capture {capture_id}", body)

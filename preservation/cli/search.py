@@ -55,6 +55,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument("--limit", type=int, default=200)
     c.set_defaults(handler=cmd_changes)
 
+    r = sub.add_parser(
+        "replay", parents=[common], help="replay a capture's WACZ in your browser (127.0.0.1)",
+        description="Serves ReplayWeb.page and the capture's WACZ on 127.0.0.1 until Ctrl-C.",
+    )  # fmt: skip
+    r.add_argument("capture_id", metavar="CAPTURE")
+    r.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    r.set_defaults(handler=cmd_replay)
+
 
 def _mark(snippet: str, marks: list[tuple[int, int]]) -> str:
     tty = sys.stdout.isatty()
@@ -112,4 +120,29 @@ def cmd_changes(args: argparse.Namespace, app: Any) -> int:
             ["AT", "KIND", "SOURCE", "ITEM", "CAPTURE", "WHAT"],
         ) if rows else print("no changes"),
     )  # fmt: skip
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, app: Any) -> int:
+    from preservation.replay.core import find_wacz
+    from preservation.replay.server import ReplayServer
+
+    if not 0 <= args.port <= 65535:
+        raise InputError("--port must be between 0 and 65535")
+    rt = app.runtime
+    target = find_wacz(rt.catalogue, rt.store, args.capture_id)
+    try:
+        server = ReplayServer(rt.store, target, port=args.port)
+    except OSError as exc:
+        raise InputError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
+    app.emit({"url": server.url, "capture_id": target.capture_id, "page": target.url},
+             lambda: print(f"replaying {target.url} ({target.capture_id}) at {server.url}\n"
+                           "open it in a browser; Ctrl-C stops", flush=True))  # fmt: skip
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, MetaData, insert, select, text
@@ -78,17 +78,24 @@ def write_docs(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(SearchDoc.__table__), rows)
 
 
+def _sqlite_time(moment: datetime | None) -> str | None:
+    """A UTC time as the catalogue's SQLite columns hold it (SQLAlchemy's DATETIME text)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the catalogue")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def _sqlite_insert(session: Session, rows: list[dict[str, Any]], folded: list[list[str]]) -> None:
     """The commit path's hot loop on SQLite: plain DBAPI executemany, no ORM per row."""
-    dialect_ = session.get_bind().dialect
-    columns = [c for c in SearchDoc.__table__.c if c.name != "id"]
-    procs = [c.type.dialect_impl(dialect_).bind_processor(dialect_) for c in columns]
-    names = ", ".join(c.name for c in columns)
+    columns = [c.name for c in SearchDoc.__table__.c if c.name != "id"]
+    times = {"captured_at", "posted_at"}
+    names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
 
     def values(row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(p(row.get(c.name)) if p else row.get(c.name)
-                     for c, p in zip(columns, procs, strict=True))  # fmt: skip
+        return tuple(_sqlite_time(row[c]) if c in times else row.get(c) for c in columns)
 
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -24,9 +24,6 @@ class SearchDoc(Base):
     __tablename__ = "search_docs"
     __table_args__ = (
         Index("ix_search_docs_capture", "capture_id"),
-        Index("ix_search_docs_source", "source_id"),
-        Index("ix_search_docs_case", "case_id"),
-        Index("ix_search_docs_captured_at", "captured_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -54,11 +54,12 @@ def tokens(text: str) -> list[str]:
     if "'" in folded or "’" in folded or "ʼ" in folded or "`" in folded:
         folded = _JOINED_APOSTROPHE.sub("", folded)
     out = _TOKEN.findall(folded)
-    for n, token in enumerate(out):
-        if len(token) > MAX_TOKEN:
-            out[n] = token = token[:MAX_TOKEN]
-        if "i" in token and not token.isascii() and _CYRILLIC.search(token):
-            out[n] = token.replace("i", "і")
+    if not out:
+        return out
+    if max(map(len, out)) > MAX_TOKEN:
+        out = [token[:MAX_TOKEN] for token in out]
+    if "i" in folded and not folded.isascii() and _CYRILLIC.search(folded):
+        out = [t.replace("i", "і") if "i" in t and _CYRILLIC.search(t) else t for t in out]
     return out
 
 

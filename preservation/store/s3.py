@@ -404,6 +404,20 @@ class S3Store(Store):
             response.close()
             response.release_conn()
 
+    @contextlib.contextmanager
+    def open_range(self, key: str, start: int) -> Iterator[BinaryIO]:
+        if start <= 0:
+            with self.open(key) as stream:
+                yield stream
+            return
+        with self._errors(f"reading {key}"):
+            response = self.client.get_object(self.bucket, self._name(key), offset=start)
+        try:
+            yield io.BufferedReader(_ObjectReader(response, key), buffer_size=1 * MiB)  # type: ignore[arg-type]
+        finally:
+            response.close()
+            response.release_conn()
+
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
@@ -498,8 +512,12 @@ class S3Store(Store):
             raise StorageError(f"the server's sha256 of {key} does not match the upload")
         self._check_retention(key, info, wanted)
 
-    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
+    def put_object_file(
+        self, key: str, path: Path, sha256: str | None, *, replace: bool = False
+    ) -> str:
         """Upload a file under ``key`` (encrypted objects, repairs); see ``Store``."""
+        if sha256 is None:
+            raise StorageError(f"uploading {key} needs its sha256")
         if not replace and self.stat(key) is not None:
             return "exists"
         wanted = self._wanted_retention()

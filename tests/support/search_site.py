@@ -61,3 +61,60 @@ class SearchSite:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _text_page_collector():  # built lazily: the web collector's declarations import Chromium bits
+    from collectors.base import CollectedCapture, StagedArtifact
+    from collectors.web.collector import WebCollector
+    from tests.support.fake_collector import StaticCollector, declared_as
+
+    @declared_as(WebCollector)
+    class TextPageCollector(StaticCollector):
+        """A registry-constructible web stand-in: page text, a title and a (fake) WACZ."""
+
+        def __init__(self) -> None:
+            super().__init__()
+
+        def collect(self, source, ctx):  # type: ignore[no-untyped-def]
+            (ctx.staging / "text.txt").write_text("Затрымалі журналістаў у Мінску", "utf-8")
+            (ctx.staging / "capture.wacz").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 40)
+            return CollectedCapture(
+                "complete",
+                artifacts=[
+                    StagedArtifact("text.txt", "text", "text/plain",
+                                   platform={"page_url": source.url}),
+                    StagedArtifact("capture.wacz", "wacz", "application/wacz"),
+                ],
+                platform={"final_url": source.url, "title": "Заява", "http_status": 200},
+            )
+
+    return TextPageCollector
+
+
+def __getattr__(name: str):  # the registry imports it by name
+    if name == "TextPageCollector":
+        return _text_page_collector()
+    if name == "RecordingNotifier":
+        return _recording_notifier()
+    raise AttributeError(name)
+
+
+def _recording_notifier():  # an Airflow notifier, as an operator would name in the settings
+    from airflow.sdk import BaseNotifier
+
+    class RecordingNotifier(BaseNotifier):
+        """Appends every change it is told about to the JSON-lines file ``path``."""
+
+        template_fields = ("path",)
+
+        def __init__(self, path: str) -> None:
+            super().__init__()
+            self.path = path
+
+        def notify(self, context):  # type: ignore[no-untyped-def]
+            import json
+
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(context["witnessbox_change"]) + "\n")
+
+    return RecordingNotifier
