@@ -177,10 +177,15 @@ def _store_artifacts(
     reasons: list[str] = []
     by_name: dict[str, str] = {}
     with rt.enricher_factory() as enricher:
-        tools = enricher.tools()
+        # described in the background while the files are stored (both only read them)
+        described = {
+            a.name: enricher.submit(files / a.name, a.media_type, a.role)
+            for a in staged
+            if (files / a.name).is_file()
+        }
         for artifact in staged:
             path = files / artifact.name
-            if not path.is_file():
+            if artifact.name not in described:
                 reasons.append(f"artifact missing from staging: {artifact.name}")
                 continue
             rt.progress(f"storing {artifact.name}")
@@ -188,7 +193,7 @@ def _store_artifacts(
             if problem:
                 reasons.append(problem)
             by_name[artifact.name] = digests.sha256
-            description = enricher.describe(path, artifact.media_type, artifact.role)
+            description = described[artifact.name].result()
             entry: dict[str, Any] = {
                 "name": artifact.name,
                 "key": blob_key(digests.sha256),
@@ -221,6 +226,7 @@ def _store_artifacts(
                         "platform": {},
                     }
                 )
+        tools = enricher.tools()  # after the work: exiftool started in the background
     names = {a.name: a for a in staged}
     for entry in entries:
         artifact = names.get(entry["name"])

@@ -13,6 +13,9 @@ from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
 from preservation.presentation import CAPTURE_FACTS, STATUSES
 
+#: ``captures`` lists the newest 50 unless told (--limit 0: all; --before ID: the next page)
+DEFAULT_CAPTURES_LIMIT = 50
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", parents=[common], help="create the home, catalogue and store")
@@ -78,7 +81,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source")
     p.add_argument("--case")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--limit", type=positive_int, help="only the newest N")
+    p.add_argument("--limit", type=bounded_int(0), default=DEFAULT_CAPTURES_LIMIT,
+                   help=f"at most N, newest first (default {DEFAULT_CAPTURES_LIMIT}; 0: all)")
+    p.add_argument("--before", metavar="CAPTURE_ID",
+                   help="only captures older than this one (the next page)")
     p.set_defaults(handler=cmd_captures)
 
     p = sub.add_parser("show", parents=[common], help="show one capture and its artifacts")
@@ -350,28 +356,26 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
         case=args.case,
         status=args.status,
         limit=args.limit,
+        before=args.before,
     )
-    app.emit(
-        rows,
-        lambda: (
-            table(
-                [
-                    [
-                        r["id"],
-                        r["finished_at"][:19],
-                        r["status"],
-                        len(r["artifacts"]),
-                        r["source_id"],
-                        r["url"],
-                    ]
-                    for r in rows
-                ],
-                ["CAPTURE", "FINISHED", "STATUS", "FILES", "SOURCE", "URL"],
-            )
-            if rows
-            else print("no captures yet")
-        ),
-    )
+
+    def human() -> None:
+        if not rows:
+            print("no captures" if args.before else "no captures yet")
+            return
+        table(
+            [
+                [r["id"], r["finished_at"][:19], r["status"], len(r["artifacts"]),
+                 r["source_id"], r["url"]]
+                for r in rows
+            ],
+            ["CAPTURE", "FINISHED", "STATUS", "FILES", "SOURCE", "URL"],
+        )
+        if args.limit and len(rows) == args.limit:  # there may be more: say how to page on
+            print(f"(the {args.limit} newest shown; older ones: --before {rows[-1]['id']})",
+                  file=sys.stderr)
+
+    app.emit(rows, human)
     return 0
 
 
