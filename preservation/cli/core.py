@@ -81,8 +81,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source")
     p.add_argument("--case")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--limit", type=bounded_int(0), default=DEFAULT_CAPTURES_LIMIT,
-                   help=f"at most N, newest first (default {DEFAULT_CAPTURES_LIMIT}; 0: all)")
+    p.add_argument("--limit", type=positive_int, default=DEFAULT_CAPTURES_LIMIT,
+                   help=f"at most N, newest first (default {DEFAULT_CAPTURES_LIMIT})")
+    p.add_argument("--all", action="store_true", help="every capture, however many")
     p.add_argument("--before", metavar="CAPTURE_ID",
                    help="only captures older than this one (the next page)")
     p.set_defaults(handler=cmd_captures)
@@ -355,7 +356,7 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
         source=args.source,
         case=args.case,
         status=args.status,
-        limit=args.limit,
+        limit=0 if args.all else args.limit,  # 0 is "no limit" to the query, never on the CLI
         before=args.before,
     )
 
