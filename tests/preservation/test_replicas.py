@@ -432,3 +432,21 @@ def test_a_conflicting_copy_stays_queued_without_blocking_the_rest(tmp_path):
     assert copy.read_bytes("ledger/000000000001.json") == b'{"tampered": true}'  # untouched
     assert pending_keys(catalogue, "copy") == {"ledger/000000000001.json"}
     catalogue.close()
+
+
+def test_damaged_ciphertext_is_named_unreadable_and_repaired(replicated, capsys):
+    outcome = captured({"page.html": PAGE})
+    page = next(a for a in manifest_of(outcome)["artifacts"] if a["name"] == "page.html")
+    sealed = bytearray(raw(replicated, "vault", page["key"]))
+    sealed[-20] ^= 0x01  # inside the last segment
+    overwrite(replicated, "vault", page["key"], bytes(sealed))
+    code, out, _ = cli(capsys, "verify", outcome.capture_id)
+    assert code == 1
+    (problem,) = fails(out)
+    assert problem.startswith(f"unreadable: {page['key']} (replica=vault: page.html")
+    assert "fails its tag" in problem
+    code, out, err = cli(capsys, "verify", outcome.capture_id, "--repair")
+    assert code == 0, out + err
+    assert f"REPAIRED {page['key']} on vault from primary: wrote a new version" in out
+    code, out, err = cli(capsys, "verify", outcome.capture_id)
+    assert code == 0, out + err
