@@ -37,7 +37,7 @@ __all__ = [
     "pool",
     "settings_view",
     "tick_warning",
-]  # fmt: skip
+]
 
 COLLECTORS: dict[str, str] = {
     "web": "collectors.web.collector:WebCollector",

@@ -354,6 +354,7 @@ def _record(rt: Runtime, report: AuditReport) -> None:
             "bytes": report.bytes,
             "failed": [c.capture_id for c in report.failed],
             "problems": details[:200],
+            "copies": {name: copy.as_dict() for name, copy in report.copies.items()},
         },
         report.finished_at or rt.clock(),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from kernel.errors import ObjectExistsError, StorageError
 from preservation.store import envelope
 from preservation.store.base import ObjectInfo, Store, blob_key
 
+#: names the key-encryption key a replica's objects are encrypted under (plaintext, write-once)
+KEK_MARKER = "kek.json"
+
 
 class EncryptedStore(Store):
     encrypted = True
@@ -33,6 +37,7 @@ class EncryptedStore(Store):
         self.url = inner.url
         self._kek = envelope.load_kek(kek) if kek else None
         self._spool = spool_dir
+        self._claimed = False
 
     def __repr__(self) -> str:
         return f"EncryptedStore({self.inner.describe()!r})"
@@ -48,11 +53,24 @@ class EncryptedStore(Store):
         self.inner.close()
 
     def _key(self) -> bytes:
+        """The KEK for writing; refused if the replica already holds another key's objects."""
         if self._kek is None:
             raise envelope.KeyMismatch(
                 f"{self.url} is an encrypted replica and no key-encryption key is set "
                 "(WITNESSBOX_KEK or the Airflow connection witnessbox_kek)"
             )
+        if not self._claimed:
+            mine = envelope.kek_id(self._kek).hex()
+            marker = json.dumps({"algorithm": self.algorithm, "kek_id": mine}).encode()
+            try:
+                self.inner.put_bytes(KEK_MARKER, marker)  # write-once: the replica's key
+            except ObjectExistsError:
+                theirs = json.loads(self.inner.read_bytes(KEK_MARKER)).get("kek_id", "?")
+                raise envelope.KeyMismatch(
+                    f"wrong key-encryption key for {self.url}: its objects are encrypted under "
+                    f"key {theirs[:16]}, this installation's key is {mine[:16]}: nothing written"
+                ) from None
+            self._claimed = True
         return self._kek
 
     @contextlib.contextmanager

@@ -69,3 +69,12 @@ def test_an_encrypted_file_store_keeps_plaintext_addresses(tmp_path):
     store.put_bytes("captures/s/c/manifest.json", b'{"a": 1}')
     store.put_bytes("captures/s/c/manifest.json", b'{"a": 1}')  # idempotent: same plaintext
     assert store.read_bytes("captures/s/c/manifest.json") == b'{"a": 1}'
+
+
+def test_an_encrypted_replica_refuses_writes_under_another_key(tmp_path):
+    inner = FileStore(tmp_path / "vault")
+    EncryptedStore(inner, KEK.hex()).put_bytes("ledger/000000000001.json", b"{}")
+    other = EncryptedStore(inner, os.urandom(32).hex())
+    with pytest.raises(envelope.KeyMismatch, match="its objects are encrypted under key"):
+        other.put_stream(io.BytesIO(b"more evidence"))
+    assert sorted(inner.list()) == ["kek.json", "ledger/000000000001.json"]  # nothing written

@@ -127,6 +127,9 @@ def test_a_capture_while_a_replica_is_down_commits_and_catches_up(replicated, va
         "pending": 0,
     }
     assert report["copies"]["offsite"]["blobs"] == 2
+    code, out, _ = cli(capsys, "ledger", "list", "--json")
+    audited = json.loads(out)[-1]
+    assert audited["event"] == "audited" and audited["data"]["copies"]["vault"]["ok"] is True
     rows = status(capsys)
     assert rows["vault"]["last_check_ok"] is True and rows["vault"]["last_check_at"]
     for name in ("offsite", "vault"):  # Object Lock retention on every S3 replica
@@ -399,3 +402,51 @@ def test_replica_settings_keep_secrets_out_of_files_and_logs(tmp_path):
         (tmp_path / "witnessbox.toml").write_text(f"[[replicas]]\n{bad}\n")
         with pytest.raises(ConfigError):
             load_settings({"WITNESSBOX_HOME": str(tmp_path)})
+
+
+def test_a_conflicting_copy_stays_queued_without_blocking_the_rest(tmp_path):
+    from datetime import UTC, datetime
+
+    from kernel.replicas import ReplicaSpec
+    from preservation.catalogue.models import Catalogue
+    from preservation.replication import QueuedStore, Replicator, pending_keys
+    from preservation.store.filesystem import FileStore
+    from preservation.store.replicas import Replica
+
+    catalogue = Catalogue.open(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    copy = FileStore(tmp_path / "copy")
+    copy.put_bytes("ledger/000000000001.json", b'{"tampered": true}')
+    replicator = Replicator(
+        catalogue,
+        FileStore(tmp_path / "primary"),
+        [Replica("copy", copy, ReplicaSpec("copy", "file:///x"))],
+        lambda: datetime.now(UTC),
+    )
+    store = QueuedStore(
+        replicator.primary, catalogue, ["copy"], lambda: datetime.now(UTC), lambda: None
+    )
+    store.put_bytes("ledger/000000000001.json", b'{"seq": 1}')
+    store.put_bytes("ledger/000000000002.json", b'{"seq": 2}')
+    assert replicator.drain() == {"copy": {"copied": 1, "error": ""}}
+    assert copy.read_bytes("ledger/000000000002.json") == b'{"seq": 2}'
+    assert copy.read_bytes("ledger/000000000001.json") == b'{"tampered": true}'  # untouched
+    assert pending_keys(catalogue, "copy") == {"ledger/000000000001.json"}
+    catalogue.close()
+
+
+def test_damaged_ciphertext_is_named_unreadable_and_repaired(replicated, capsys):
+    outcome = captured({"page.html": PAGE})
+    page = next(a for a in manifest_of(outcome)["artifacts"] if a["name"] == "page.html")
+    sealed = bytearray(raw(replicated, "vault", page["key"]))
+    sealed[-20] ^= 0x01  # inside the last segment
+    overwrite(replicated, "vault", page["key"], bytes(sealed))
+    code, out, _ = cli(capsys, "verify", outcome.capture_id)
+    assert code == 1
+    (problem,) = fails(out)
+    assert problem.startswith(f"unreadable: {page['key']} (replica=vault: page.html")
+    assert "fails its tag" in problem
+    code, out, err = cli(capsys, "verify", outcome.capture_id, "--repair")
+    assert code == 0, out + err
+    assert f"REPAIRED {page['key']} on vault from primary: wrote a new version" in out
+    code, out, err = cli(capsys, "verify", outcome.capture_id)
+    assert code == 0, out + err
