@@ -15,6 +15,8 @@ from typing import Any
 from kernel.errors import ConfigError, InputError
 
 log = logging.getLogger("witnessbox.airflow.collection")
+# opening the catalogue runs alembic, whose INFO lines would bury each task's outcome
+logging.getLogger("alembic").setLevel(logging.WARNING)
 MAX_SOURCES_PER_RUN = 500
 MAX_LABEL = 200
 ASSET_PREFIX = "witnessbox://captures/"
