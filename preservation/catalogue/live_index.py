@@ -104,7 +104,7 @@ def _base_of(ids: np.ndarray, index: HammingIndex | None, top: int) -> _Base:
 def _bulk_rows(
     engine: Engine, algorithm: str, bits: int, top: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, words) of an algorithm's rows up to ``top``, in id order.
+    """(ids, words) of an algorithm's rows up to ``top`` (in the order the database reads them).
 
     The database concatenates the fixed-width hex of every id and value into two strings
     (one aggregate query), which numpy decodes at once: no Python object per row, so a
@@ -116,11 +116,11 @@ def _bulk_rows(
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             sql = ("SELECT count(*), group_concat(printf('%016x', id), ''), "
-                   "group_concat(value, '') FROM (SELECT id, value FROM perceptual_hashes "
-                   "WHERE algorithm = :algorithm AND bits = :bits AND id <= :top ORDER BY id)")
-        else:
-            sql = ("SELECT count(*), string_agg(lpad(to_hex(id), 16, '0'), '' ORDER BY id), "
-                   "string_agg(value, '' ORDER BY id) FROM perceptual_hashes "
+                   "group_concat(value, '') FROM perceptual_hashes "
+                   "WHERE algorithm = :algorithm AND bits = :bits AND id <= :top")
+        else:  # both aggregates read the rows in one order (any order: ids say which is which)
+            sql = ("SELECT count(*), string_agg(lpad(to_hex(id), 16, '0'), ''), "
+                   "string_agg(value, '') FROM perceptual_hashes "
                    "WHERE algorithm = :algorithm AND bits = :bits AND id <= :top")
         n, ids_hex, values_hex = conn.execute(text(sql), params).one()
         if not n:
