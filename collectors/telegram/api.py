@@ -38,7 +38,7 @@ from collectors.telegram.normalise import channel_record, iso, media_plan, messa
 from collectors.telegram.options import TelegramOptions
 from collectors.telegram.staging import Staging
 from kernel.errors import CollectionError
-from kernel.ids import utcnow
+from kernel.ids import parse_time, utcnow
 
 SCHEMA = "witnessbox.telegram.messages/1"
 IDS_PER_REQUEST = 100
@@ -355,7 +355,7 @@ class ApiRun:
             since = self.now() - timedelta(days=self.opts.recheck_days)
             for message_id, info in known:
                 date = (info.get("data") or {}).get("date")
-                if date and datetime.fromisoformat(date.replace("Z", "+00:00")) >= since:
+                if date and parse_time(date) >= since:
                     chosen.setdefault(message_id, info)
         newest = sorted(chosen.items(), key=lambda pair: pair[0], reverse=True)[
             : self.opts.recheck_max

@@ -25,6 +25,7 @@ from collectors.web.gate import PolicyGate
 from collectors.web.options import WebOptions
 from collectors.web.page import PageRecording
 from collectors.web.recorder import Hop
+from kernel.ids import from_epoch, isoformat
 
 WARC_NAME = "capture.warc.gz"
 WACZ_NAME = "capture.wacz"
@@ -65,7 +66,7 @@ class CaptureOutput:
 def _iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return isoformat(from_epoch(epoch))
 
 
 def _media_type(hop: Hop) -> str:

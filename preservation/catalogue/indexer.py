@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kernel.ids import parse_time
 from kernel.schedule import DEFAULT_BY_KIND
 from preservation.catalogue.live_index import LiveSimilarityIndex
 from preservation.catalogue.models import (
@@ -28,12 +29,6 @@ from preservation.catalogue.models import (
 from preservation.catalogue.similarity import SimilarityIndex, link_artifacts, link_near_duplicates
 
 log = logging.getLogger("witnessbox.index")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _hash_prefix(value: str, bits: int) -> int:

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
+from kernel.canonical import compact_json
 from kernel.errors import IntegrityError, ObjectExistsError, Problem, StorageError
-from kernel.ids import isoformat
+from kernel.ids import isoformat, parse_time
 from preservation.catalogue.models import Catalogue, LedgerEntry
 from preservation.store import Store
 
@@ -60,13 +61,9 @@ def seq_of(key: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def entry_hash(entry: dict[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k != "entry_hash"}
-    return hashlib.sha256(_compact(body)).hexdigest()
+    return hashlib.sha256(compact_json(body)).hexdigest()
 
 
 def build_entry(
@@ -88,7 +85,7 @@ def build_entry(
         "event": event,
         "subject": subject[:512],
         "actor": actor[:200],
-        "data": json.loads(_compact(data)),
+        "data": json.loads(compact_json(data)),
         "prev_hash": prev_hash,
     }
     entry["entry_hash"] = entry_hash(entry)
@@ -96,7 +93,7 @@ def build_entry(
 
 
 def serialise(entry: dict[str, Any]) -> bytes:
-    return _compact(entry) + b"\n"
+    return compact_json(entry) + b"\n"
 
 
 def row_to_entry(row: LedgerEntry) -> dict[str, Any]:
@@ -117,7 +114,7 @@ def row_to_entry(row: LedgerEntry) -> dict[str, Any]:
 def entry_to_row(entry: dict[str, Any]) -> LedgerEntry:
     return LedgerEntry(
         seq=entry["seq"],
-        at=datetime.fromisoformat(entry["at"].replace("Z", "+00:00")),
+        at=parse_time(entry["at"]),
         event=entry["event"],
         subject=entry["subject"],
         actor=entry["actor"],

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kernel.canonical import canonical_json
 from kernel.errors import (
     ConfigError,
     InputError,
@@ -46,11 +47,10 @@ from kernel.errors import (
     WitnessboxError,
     read_problem,
 )
-from kernel.ids import isoformat
+from kernel.ids import isoformat, parse_time
 from kernel.settings import Settings
 from preservation.catalogue.models import Base, Capture, Catalogue
 from preservation.custody import merkle
-from preservation.formats.manifest import canonical_json
 from preservation.store import Store
 
 if TYPE_CHECKING:
@@ -488,7 +488,7 @@ def _index_batch(catalogue: Catalogue, record: dict[str, Any]) -> bool:
         session.add(
             SealBatch(
                 id=batch_id,
-                created_at=datetime.fromisoformat(record["created_at"].replace("Z", "+00:00")),
+                created_at=parse_time(record["created_at"]),
                 root=record["root"],
                 leaves=len(record["leaves"]),
                 record_key=record_key(batch_id),

@@ -45,6 +45,7 @@ from minio.retention import Retention
 
 from hashing.crypto import Digests, copy_and_digest, digest_file
 from kernel.errors import ConfigError, MissingObjectError, ObjectExistsError, StorageError
+from kernel.ids import parse_time
 from preservation.store.base import (
     ObjectInfo,
     Store,
@@ -81,7 +82,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         return None
 
