@@ -22,20 +22,21 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from hashing.index import HammingIndex, brute_force, hex_to_words
+from hashing.index import brute_force, hex_to_words
 from preservation.catalogue.models import PerceptualHash
-from preservation.catalogue.similarity import QueryHash, SimilarityIndex, _Table
+from preservation.catalogue.similarity import (
+    HASH_COLUMNS,
+    HashTable,
+    Hit,
+    QueryHash,
+    SimilarityIndex,
+)
 
 #: Newer rows than this are folded into a fresh base instead of being scanned each time.
 REBUILD_AFTER = 20_000
 
-_COLUMNS = (
-    PerceptualHash.id,
-    PerceptualHash.sha256,
-    PerceptualHash.value,
-    PerceptualHash.frame,
-    PerceptualHash.quality,
-)
+#: The row id, then what a ``HashTable`` holds.
+_COLUMNS = (PerceptualHash.id, *HASH_COLUMNS)
 
 
 #: Cached rows re-read on each use to prove the cache still matches the catalogue.
@@ -47,7 +48,7 @@ OVERLAP = 1000
 
 @dataclass
 class _Base:
-    table: _Table | None
+    table: HashTable | None
     ids: np.ndarray  # the catalogue id of each row of ``table``
     max_id: int
     tail: frozenset[int]  # ids of the base's rows within OVERLAP of ``max_id``
@@ -63,16 +64,9 @@ def forget(engine: Engine) -> None:
     _BASES.pop(engine, None)
 
 
-def _table(rows: list[Any], bits: int) -> _Table | None:
-    if not rows:
-        return None
-    _ids, shas, values, frames, qualities = zip(*rows, strict=True)
-    return _Table(
-        HammingIndex(hex_to_words(values, bits), bits),
-        np.array(shas, dtype=object),
-        np.array(frames, dtype=object),
-        np.array([-1 if q is None else q for q in qualities], dtype=np.int64),
-    )
+def _table(rows: list[Any], bits: int) -> HashTable | None:
+    """A table of ``_COLUMNS`` rows (the id dropped)."""
+    return HashTable.build([r[1:] for r in rows], bits)
 
 
 def _where(algorithm: str, bits: int) -> tuple[Any, Any]:
@@ -89,7 +83,7 @@ class LiveSimilarityIndex(SimilarityIndex):
         # an in-memory SQLite database is a different database on another connection
         cacheable = isinstance(engine, Engine) and database not in (None, "", ":memory:")
         self._engine: Engine | None = engine if cacheable else None
-        self._live: dict[tuple[str, int], tuple[_Base, _Table | None, int]] = {}
+        self._live: dict[tuple[str, int], tuple[_Base, HashTable | None, int]] = {}
 
     def _load_base(self, algorithm: str, bits: int) -> _Base:
         assert self._engine is not None
@@ -135,7 +129,7 @@ class LiveSimilarityIndex(SimilarityIndex):
                 return False
         return True
 
-    def _parts(self, algorithm: str, bits: int) -> tuple[_Base, _Table | None, int]:
+    def _parts(self, algorithm: str, bits: int) -> tuple[_Base, HashTable | None, int]:
         key = (algorithm, bits)
         if key in self._live:
             return self._live[key]
@@ -159,23 +153,16 @@ class LiveSimilarityIndex(SimilarityIndex):
         self._live[key] = (base, _table(newer, bits), len(newer))
         return self._live[key]
 
-    def search(self, q: QueryHash, max_distance: int) -> list[tuple[str, str | None, int, int]]:
+    def search(self, q: QueryHash, max_distance: int) -> list[Hit]:
         if self._engine is None:
             return super().search(q, max_distance)
         base, delta, _ = self._parts(q.algorithm, q.bits)
-        found: list[tuple[str, str | None, int, int]] = []
+        found: list[Hit] = []
         if base.table is not None:
-            rows, dist = base.table.index.search(q.value, max_distance)
-            found += [
-                (base.table.sha256[r], base.table.frame[r], int(d), int(base.table.quality[r]))
-                for r, d in zip(rows, dist, strict=True)
-            ]
+            found += base.table.hits(*base.table.index.search(q.value, max_distance))
         if delta is not None:
             query = delta.index.query_words(q.value)
             rows = brute_force(delta.index.values, query, max_distance)
-            dist = np.bitwise_count(delta.index.values[rows] ^ query).sum(axis=1)
-            found += [
-                (delta.sha256[r], delta.frame[r], int(d), int(delta.quality[r]))
-                for r, d in zip(rows, dist, strict=True)
-            ]
+            distances = np.bitwise_count(delta.index.values[rows] ^ query).sum(axis=1)
+            found += delta.hits(rows, distances)
         return sorted(found, key=lambda f: (f[2], f[0], f[1] or ""))

@@ -13,7 +13,7 @@ import contextlib
 import errno
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +37,24 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _reading_staged(path: Path) -> Iterator[None]:
+    """Staged-file errors as storage errors: the capture stays staged for a rerun."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise StorageError(f"staged file vanished: {path}") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _durable(path: Path) -> os.stat_result:
+    """fsync a staged file, so it is on disk before it gets a name; its stat after that."""
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
+        return os.fstat(stream.fileno())
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -77,37 +95,39 @@ class FileStore(Store):
         os.chmod(final, READ_ONLY)
         _fsync_dir(final.parent)
 
-    # -- blobs ---------------------------------------------------------------------------
-    def put_file(self, path: Path) -> Digests:
-        path = Path(path)
-        try:
-            before = path.stat()
-            if before.st_dev != self.root.stat().st_dev:
-                with open(path, "rb") as stream:
-                    return self.put_stream(stream)
-            digests = digest_file(path)
-            with open(path, "rb") as stream:  # durable before it is named
-                os.fsync(stream.fileno())
-            after = path.stat()
-        except FileNotFoundError as exc:
-            raise StorageError(f"staged file vanished: {path}") from exc
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
-        if (before.st_size, before.st_mtime_ns, before.st_ino) != (
-            after.st_size,
-            after.st_mtime_ns,
-            after.st_ino,
-        ) or after.st_size != digests.size:
-            raise StorageError(f"{path} changed while it was being stored")
+    def _link_staged(
+        self, path: Path, digests: Digests, fallback: Callable[[], Digests]
+    ) -> Digests:
+        """Name a durable staged file as its blob with a hard link, or ``fallback()`` where
+        the filesystem refuses links (another device, no permission, too many links)."""
         key = blob_key(digests.sha256)
         try:
             self._publish(path, key, digests.size)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
                 raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
-            with open(path, "rb") as stream:  # linking refused: copy through the tee
-                return self.put_stream(stream)
+            return fallback()
         return digests
+
+    def _same_device(self, path: Path) -> bool:
+        return path.stat().st_dev == self.root.stat().st_dev
+
+    # -- blobs ---------------------------------------------------------------------------
+    def put_file(self, path: Path) -> Digests:
+        path = Path(path)
+        with _reading_staged(path):
+            before = path.stat()
+            if not self._same_device(path):
+                return self._copy(path)
+            digests = digest_file(path)
+            after = _durable(path)
+        if (before.st_size, before.st_mtime_ns, before.st_ino) != (
+            after.st_size,
+            after.st_mtime_ns,
+            after.st_ino,
+        ) or after.st_size != digests.size:
+            raise StorageError(f"{path} changed while it was being stored")
+        return self._link_staged(path, digests, lambda: self._copy(path))
 
     def put_hashed_file(self, path: Path, known: Digests, *, inode: int, mtime_ns: int) -> Digests:
         """Link a staged file whose digests the collector computed while writing it.
@@ -119,26 +139,18 @@ class FileStore(Store):
         Anything else, or another filesystem, goes through ``put_file`` and is re-read.
         """
         path = Path(path)
-        try:
-            if path.stat().st_dev != self.root.stat().st_dev:
+        with _reading_staged(path):
+            if not self._same_device(path):
                 return self.put_file(path)
-            with open(path, "rb") as stream:  # durable before it is named
-                os.fsync(stream.fileno())
-                st = os.fstat(stream.fileno())
-        except FileNotFoundError as exc:
-            raise StorageError(f"staged file vanished: {path}") from exc
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+            st = _durable(path)
         if (st.st_size, st.st_ino, st.st_mtime_ns) != (known.size, inode, mtime_ns):
             return self.put_file(path)
-        key = blob_key(known.sha256)
-        try:
-            self._publish(path, key, known.size)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
-            return self.put_file(path)
-        return known
+        return self._link_staged(path, known, lambda: self.put_file(path))
+
+    def _copy(self, path: Path) -> Digests:
+        """Copy a staged file in through the hashing tee (linking is not possible)."""
+        with _reading_staged(path), open(path, "rb") as stream:
+            return self.put_stream(stream)
 
     def put_stream(self, stream: BinaryIO) -> Digests:
         tmp = self._tmp_path()
