@@ -105,6 +105,22 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+def _entry(args: argparse.Namespace, rt: Any, every: str | None = None) -> Any:
+    """The watchlist entry ``watch add`` and ``capture`` describe (checked, not stored)."""
+    from preservation.catalogue import watchlist
+
+    return watchlist.validate_entry(
+        args.url,
+        rt.policy,
+        kind=args.kind,
+        every=every,
+        tags=args.tag,
+        case=args.case,
+        note=args.note,
+        options=parse_options(args.option),
+    )
+
+
 # -- init -----------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace, app: Any) -> int:
     from preservation.setup import initialise
@@ -121,16 +137,7 @@ def cmd_watch_add(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
 
     rt = app.runtime
-    spec = watchlist.validate_entry(
-        args.url,
-        rt.policy,
-        kind=args.kind,
-        every=args.every,
-        tags=args.tag,
-        case=args.case,
-        note=args.note,
-        options=parse_options(args.option),
-    )
+    spec = _entry(args, rt, every=args.every)
     source = watchlist.add_source(rt.catalogue, spec, app.settings.operator, rt.clock())
     warning = tick_warning(spec.kind, spec.schedule_seconds)
     if warning:
@@ -263,15 +270,7 @@ def cmd_capture(args: argparse.Namespace, app: Any) -> int:
     from preservation.pipeline import capture_source, resume_pending
 
     rt = app.runtime
-    spec = watchlist.validate_entry(
-        args.url,
-        rt.policy,
-        kind=args.kind,
-        tags=args.tag,
-        case=args.case,
-        note=args.note,
-        options=parse_options(args.option),
-    )
+    spec = _entry(args, rt)
     resume_pending(rt)
     with rt.catalogue.session.begin() as session:
         source = watchlist.find_source(session, spec.kind, spec.url)
@@ -391,4 +390,4 @@ def cmd_reindex(args: argparse.Namespace, app: Any) -> int:
             print(f"problem: {problem}", file=sys.stderr)
 
     app.emit(data, human)
-    return 1 if report.problems else 0
+    return 0 if report.ok else 1

@@ -126,7 +126,7 @@ def cmd_seal(args: argparse.Namespace, app: Any) -> int:
         )
 
     app.emit(outcome.as_dict(), human)
-    return 1 if outcome.skipped else 0
+    return 0 if outcome.ok else 1
 
 
 # -- ledger ---------------------------------------------------------------------------------

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 
-from kernel.errors import InputError, IntegrityError, Problem, StorageError, read_problem
+from kernel.errors import (
+    Findings,
+    InputError,
+    IntegrityError,
+    Problem,
+    StorageError,
+    read_problem,
+)
 from kernel.ids import isoformat
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
 from preservation.custody.signing import check_manifest_signature
@@ -66,7 +73,7 @@ def rehash(store: Store, key: str) -> tuple[str, int]:
 
 
 @dataclass
-class CaptureCheck:
+class CaptureCheck(Findings):
     capture_id: str
     manifest_key: str
     source_id: str = ""
@@ -76,10 +83,6 @@ class CaptureCheck:
     seals: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,12 +95,12 @@ class CaptureCheck:
             "signed_by": self.signed_by,
             "sealed": self.seals,
             "artifacts": self.artifacts,
-            "problems": [_problem_dict(p) for p in self.problems],
+            "problems": self.problem_dicts(),
         }
 
 
 @dataclass
-class AuditReport:
+class AuditReport(Findings):
     scope: str
     started_at: datetime
     finished_at: datetime | None = None
@@ -107,10 +110,6 @@ class AuditReport:
     problems: list[Problem] = field(default_factory=list)  # every problem, once
     audit_id: int | None = None
     ledger_seq: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
     @property
     def failed(self) -> list[CaptureCheck]:
@@ -124,7 +123,7 @@ class AuditReport:
             "finished_at": isoformat(self.finished_at) if self.finished_at else None,
             "checked": {"captures": len(self.captures), "blobs": self.blobs, "bytes": self.bytes},
             "failed_captures": [c.capture_id for c in self.failed],
-            "problems": [_problem_dict(p) for p in self.problems],
+            "problems": self.problem_dicts(),
             "captures": [c.as_dict() for c in self.captures],
             "audit_id": self.audit_id,
             "ledger_seq": self.ledger_seq,
@@ -137,10 +136,6 @@ class AuditReport:
                 f"{self.problems[0]}",
                 self.problems,
             )
-
-
-def _problem_dict(p: Problem) -> dict[str, str]:
-    return {"kind": p.kind, "subject": p.subject, "detail": p.detail}
 
 
 # -- choosing what to check -------------------------------------------------------------------

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from kernel.canonical import compact_json
-from kernel.errors import IntegrityError, ObjectExistsError, Problem, StorageError
+from kernel.errors import Findings, IntegrityError, ObjectExistsError, Problem, StorageError
 from kernel.ids import isoformat, parse_time
 from preservation.catalogue.models import Catalogue, LedgerEntry
 from preservation.store import Store
@@ -303,16 +303,12 @@ def record_capture(rt: Runtime, manifest: dict[str, Any], key: str, digest: str)
 
 # -- verification ---------------------------------------------------------------------------
 @dataclass
-class LedgerReport:
+class LedgerReport(Findings):
     entries: int = 0
     head_seq: int = 0
     head_hash: str = GENESIS
     indexed: int = 0
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -320,9 +316,7 @@ class LedgerReport:
             "entries": self.entries,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "indexed_from_store": self.indexed,
-            "problems": [
-                {"kind": p.kind, "subject": p.subject, "detail": p.detail} for p in self.problems
-            ],
+            "problems": self.problem_dicts(),
         }
 
 

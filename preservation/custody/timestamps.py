@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kernel.canonical import canonical_json
 from kernel.errors import (
     ConfigError,
+    Findings,
     InputError,
     IntegrityError,
     Problem,
@@ -310,13 +311,19 @@ def request_token(url: str, message: bytes, roots: list[x509.Certificate]) -> To
 
 # -- sealing ----------------------------------------------------------------------------------
 @dataclass
-class SealOutcome:
+class SealOutcome(Findings):
+    """One seal run; its problems are the captures it would not seal (not intact)."""
+
     batch_id: str | None = None
     root: str | None = None
     sealed: list[str] = field(default_factory=list)
     tsas: list[str] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # TSAs that did not answer
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.skipped
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -146,6 +146,12 @@ def _reason(exc: BaseException) -> str:
     return text.split(": ", 1)[-1][:200] if ": " in text else text[:200]
 
 
+def _no_such_key(exc: StorageError) -> bool:
+    """The server answered that the key does not exist (the only "missing" there is)."""
+    cause = exc.__cause__
+    return isinstance(cause, S3Error) and cause.code in ("NoSuchKey", "NoSuchObject")
+
+
 class S3Store(Store):
     def __init__(
         self,
@@ -360,8 +366,7 @@ class S3Store(Store):
             with self._errors(f"stat of {key}"):
                 obj = self.client.stat_object(self.bucket, name)
         except StorageError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, S3Error) and cause.code in ("NoSuchKey", "NoSuchObject"):
+            if _no_such_key(exc):
                 return None
             raise
         return self._info(key, obj)
@@ -383,9 +388,8 @@ class S3Store(Store):
             with self._errors(f"reading {key}"):
                 response = self.client.get_object(self.bucket, name)
         except StorageError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, S3Error) and cause.code in ("NoSuchKey", "NoSuchObject"):
-                raise MissingObjectError(f"missing object: {key} on {self.url}") from cause
+            if _no_such_key(exc):
+                raise MissingObjectError(f"missing object: {key} on {self.url}") from exc.__cause__
             raise
         try:
             yield io.BufferedReader(_ObjectReader(response, key), buffer_size=1 * MiB)  # type: ignore[arg-type]
