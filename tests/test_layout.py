@@ -30,8 +30,6 @@ KNOWN_LONG = {
     "collectors.telegram.api",
     "collectors.web.output",
     "collectors.web.recorder",
-    "preservation.custody.timestamps",
-    "preservation.store.s3",
 }
 
 

@@ -37,8 +37,8 @@ from kernel.errors import (
 )
 from kernel.ids import isoformat
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
+from preservation.custody.seal_check import SealChecker, sealed_batches
 from preservation.custody.signing import check_manifest_signature
-from preservation.custody.timestamps import SealChecker, sealed_batches
 from preservation.formats import manifest as manifests
 from preservation.store import Store, is_blob_key
 

@@ -74,8 +74,9 @@ def test_blob_checks_while_the_store_is_down_say_unreadable(stoppable):
 
 def test_signature_seal_and_sealing_checks_while_the_store_is_down(stoppable):
     from preservation.catalogue.models import Capture
+    from preservation.custody.seal_check import SealChecker
     from preservation.custody.signing import check_manifest_signature
-    from preservation.custody.timestamps import SealChecker, _check_before_sealing
+    from preservation.custody.timestamps import _check_before_sealing
 
     rt, stop = stoppable
     a = capture(rt, {"page.html": b"<p>evidence</p>"})
