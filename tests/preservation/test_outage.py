@@ -27,17 +27,8 @@ def stoppable(tmp_path, wb_env, monkeypatch):
     (tmp_path / "weed").mkdir()
     server = weed.start(tmp_path / "weed")
     try:
-        bucket = server.make_bucket()
-        settings = {
-            "STORE": f"s3://{bucket}/archive",
-            "S3_ENDPOINT": server.endpoint,
-            "S3_ACCESS_KEY": server.access_key,
-            "S3_SECRET_KEY": server.secret_key,
-            "S3_SECURE": "0",
-            "RETENTION_DAYS": "0",
-        }
-        for name, value in settings.items():
-            monkeypatch.setenv(f"WITNESSBOX_{name}", value)
+        for name, value in server.witnessbox_env(server.make_bucket(), retention_days=0).items():
+            monkeypatch.setenv(name, value)
         rt = open_runtime(load_settings())
         yield rt, lambda: weed.stop(server.process)
         rt.close()
