@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint bench system venv clean-venv airflow
+.PHONY: test demo lint bench system venv clean-venv replay-assets airflow
 
 system:
 	@scripts/ensure-system.sh
@@ -19,7 +19,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+# pywb (replay checks in tests) pins redis-py 2.10, which Celery cannot use: its own venv.
+PYWB := $(VENV)/pywb/.installed
+$(PYWB): $(STAMP)
+	@test -x $(VENV)/pywb/bin/python || $(PYTHON) -m venv $(VENV)/pywb
+	$(VENV)/pywb/bin/python -m pip install -q --disable-pip-version-check -c constraints-pywb.txt "pywb>=2.8,<3"
+	@touch $(PYWB)
+
+venv: $(STAMP) $(PYWB) replay-assets
+
+# ReplayWeb.page (npm package replaywebpage, pinned) for `witnessbox replay` and the UI
+replay-assets:
+	@scripts/fetch-replayweb.sh
 
 lint: venv
 	$(BIN)/ruff check .

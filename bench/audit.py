@@ -39,7 +39,7 @@ from collectors.base import Collector, CollectedCapture, StagedArtifact
 from hashing.enrich import Enricher
 from preservation.catalogue import watchlist
 from kernel.netpolicy import NetworkPolicy
-from preservation.pipeline import capture_source
+from preservation.runner import capture_source
 from preservation.runtime import open_runtime
 from kernel.settings import load_settings
 

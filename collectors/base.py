@@ -15,10 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from kernel.netpolicy import NetworkPolicy
 from kernel.settings import Settings
+from kernel.urls import normalise_url
+
+if TYPE_CHECKING:
+    from collectors.options import OptionSet
 
 STATUSES = ("complete", "partial", "failed")
 ROLES = (
@@ -42,6 +46,21 @@ ROLES = (
 _SAFE_NAME = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$"
 )
+
+
+def http_reason(status: int, phrase: str = "") -> str:
+    """A failed capture's reason for an HTTP error answer: ``http-404: Not Found``.
+
+    HTTP/2 carries no reason phrase, so the standard one is used when the server sent none.
+    """
+    from http import HTTPStatus
+
+    if not phrase.strip():
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "HTTP error"
+    return f"http-{status}: {phrase.strip()}"
 
 
 def check_artifact_name(name: str) -> str:
@@ -84,9 +103,40 @@ class NoSeenItems:
         return None
 
 
+class SettingsView:
+    """The settings one collector declared it reads (``Collector.settings_used``), nothing else.
+
+    Collectors parse hostile pages and media: a secret they do not need (the S3 keys, the
+    signing key, the Telegram session) must not be within their reach. Reading a setting
+    that was not declared raises ``AttributeError`` naming the declaration to change.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, settings: Settings | SettingsView, names: tuple[str, ...]) -> None:
+        object.__setattr__(self, "_values", {name: getattr(settings, name) for name in names})
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(
+                f"setting {name!r} is not in this collector's view: add it to settings_used"
+            ) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("collector settings are read-only")
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._values)
+
+    def __repr__(self) -> str:
+        return f"SettingsView({', '.join(self._values)})"
+
+
 @dataclass
 class CollectContext:
-    settings: Settings
+    settings: Settings | SettingsView  # the pipeline hands a SettingsView
     policy: NetworkPolicy
     staging: Path  # an empty directory that belongs to this capture alone
     capture_id: str
@@ -142,9 +192,48 @@ class CollectedCapture:
 
 
 class Collector(ABC):
-    """One collector per source kind. Heavy imports happen inside ``collect``."""
+    """One collector per source kind. Heavy imports happen inside ``collect``.
+
+    A collector declares itself in class attributes, as yt-dlp's extractors do; the registry,
+    the watchlist, the default schedules and the DAG factory read these and nothing else:
+
+    - ``kind``: the source kind it serves; ``title``: that kind in words;
+    - ``every``: a new source's default schedule (seconds);
+    - ``pool`` / ``pool_slots`` / ``pool_note``: the Airflow pool bounding its concurrency;
+      ``dag_every``: how often its DAG looks for due sources (seconds);
+    - ``suitable(url)``: whether it would collect ``url`` (``generic``: any http(s) URL, the
+      fallback when no other collector claims a URL);
+    - ``options``: its declared per-source options (``collectors.options.OptionSet``);
+    - ``settings_used``: the settings it reads (``uses``: kinds it runs inside a capture).
+    """
 
     name: str = "collector"
+    kind: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    every: ClassVar[int] = 86400
+    pool: ClassVar[str] = ""
+    pool_slots: ClassVar[int] = 1
+    pool_note: ClassVar[str] = ""
+    dag_every: ClassVar[int] = 900
+    generic: ClassVar[bool] = False
+    options: ClassVar[OptionSet | None] = None
+    settings_used: ClassVar[tuple[str, ...]] = ()
+    uses: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        """Whether ``url`` (as the user typed it) is a source of this kind."""
+        return False
+
+    @classmethod
+    def claims(cls, value: str) -> bool:
+        """Whether ``value`` can only mean a source of this kind (e.g. ``@channel``)."""
+        return False
+
+    @classmethod
+    def normalise(cls, value: str) -> str:
+        """The one spelling of a source URL of this kind (duplicates become visible)."""
+        return normalise_url(value)
 
     @property
     @abstractmethod

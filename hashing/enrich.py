@@ -9,11 +9,17 @@ the type says nothing (``application/octet-stream``): images get every image has
 (animations also per-frame hashes), videos keyframe hashes, and images, videos, audio and
 PDFs their exiftool metadata. Archives, pages and JSON get neither. The imaging libraries
 (numpy, scipy, PyAV) load on first use, not when the pipeline imports this module.
+
+Descriptions run concurrently where they can: ``submit`` describes in a background thread
+(PyAV decodes and exiftool runs outside the GIL), so the pipeline stores one artifact while
+the next is hashed; and a video's exiftool read runs while its keyframes are decoded. The
+one exiftool process serves one request at a time (its own single-thread executor).
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,13 +81,25 @@ def wants_metadata(kind: str | None, media_type: str) -> bool:
 class Enricher(Closing):
     """Describes artifacts. Use as a context manager around one capture's artifacts."""
 
-    def __init__(self, metadata: MetadataReader | None = None) -> None:
+    def __init__(self, metadata: MetadataReader | None = None, workers: int = 2) -> None:
         self._reader = metadata if metadata is not None else MetadataReader()
-
+        # threads start on first use: descriptions (``submit``), and the exiftool process,
+        # which takes one request at a time
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="describe")
+        self._exif = ThreadPoolExecutor(1, thread_name_prefix="exiftool")
 
     def close(self) -> None:
-        """Stop helper processes."""
+        """Finish what was submitted, then stop helper threads and processes."""
+        self._pool.shutdown(wait=True)
+        self._exif.shutdown(wait=True)
         self._reader.close()
+
+    def submit(self, path: Path, media_type: str, role: str) -> Future[Description]:
+        """``describe`` in a background thread; the result (never an exception) later."""
+        return self._pool.submit(self.describe, path, media_type, role)
+
+    def _read_metadata(self, path: Path) -> Future[Any]:
+        return self._exif.submit(self._reader.read, path)
 
     def tools(self) -> dict[str, str]:
         """Versions of the tools used, for the manifest."""
@@ -95,7 +113,7 @@ class Enricher(Closing):
             "pyav": av.__version__,
             "libavcodec": _libav_version(),
         }
-        exiftool = self._reader.version
+        exiftool = self._exif.submit(lambda: self._reader.version).result()  # its thread
         if exiftool:
             versions["exiftool"] = exiftool
         return versions
@@ -112,6 +130,8 @@ class Enricher(Closing):
     def _describe(self, path: Path, media_type: str, out: Description) -> None:
         kind = visual_kind(path, media_type)
         mt = media_type.split(";")[0].strip().lower()
+        # exiftool reads while the hashes are computed (it is another process)
+        metadata = self._read_metadata(path) if wants_metadata(kind, media_type) else None
         if kind == "image" and mt in NOT_RASTER:
             out.notes.append(f"not hashable: vector image ({mt})")
         elif kind == "image":
@@ -126,8 +146,8 @@ class Enricher(Closing):
             result = hash_video(path)
             out.perceptual.extend(result.hashes)
             out.notes.extend(result.notes)
-        if wants_metadata(kind, media_type):
-            meta = self._reader.read(path)
+        if metadata is not None:
+            meta = metadata.result()
             out.metadata.update(meta.fields)
             out.full_tags = meta.tags
             out.notes.extend(meta.notes)

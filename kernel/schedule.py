@@ -12,30 +12,27 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)([smhdw])")
 MIN_INTERVAL = 60
 MAX_INTERVAL = 366 * 86400
-DEFAULT_BY_KIND = {"web": 86400, "video": 6 * 3600, "telegram": 3600}
-#: How often each kind's Airflow DAG looks for due sources: a source cannot be captured
-#: more often than its DAG ticks, so ``watch add`` warns about a shorter ``--every``.
-DAG_TICK_BY_KIND = {"web": 300, "video": 600, "telegram": 300}
+#: One DAG tick for every kind (tests, the demo); each kind's own tick is its collector's
+#: declaration (``collectors.registry.dag_interval``).
 TICK_ENV = "WITNESSBOX_DAG_TICK_SECONDS"
 
 
-def dag_tick_seconds(kind: str, environ: Mapping[str, str] | None = None) -> int:
-    """The DAG tick of ``kind``; ``WITNESSBOX_DAG_TICK_SECONDS`` sets one tick for all."""
+def tick_override(environ: Mapping[str, str] | None = None) -> int | None:
+    """``WITNESSBOX_DAG_TICK_SECONDS`` when set (checked), else ``None``."""
     raw = (os.environ if environ is None else environ).get(TICK_ENV, "").strip()
-    if raw:
-        try:
-            seconds = int(raw)
-        except ValueError:
-            raise InputError(f"{TICK_ENV} must be a whole number of seconds") from None
-        if seconds < 10:
-            raise InputError(f"{TICK_ENV} must be at least 10")
-        return seconds
-    return DAG_TICK_BY_KIND[kind]
+    if not raw:
+        return None
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise InputError(f"{TICK_ENV} must be a whole number of seconds") from None
+    if seconds < 10:
+        raise InputError(f"{TICK_ENV} must be at least 10")
+    return seconds
 
 
-def tick_warning(kind: str, seconds: int, environ: Mapping[str, str] | None = None) -> str | None:
-    """A warning when ``seconds`` is shorter than what the scheduler can honour."""
-    tick = dag_tick_seconds(kind, environ)
+def tick_warning(kind: str, seconds: int, tick: int) -> str | None:
+    """A warning when ``seconds`` is shorter than a DAG ticking every ``tick`` can honour."""
     if seconds >= tick:
         return None
     return (

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import ConfigError
+from kernel.replicas import parse_replicas
 
 ENV_PREFIX = "WITNESSBOX_"
 SECRET = {"secret": True}
@@ -35,6 +36,8 @@ class Settings:
     retention_days: int = 3650
     retention_mode: str = "COMPLIANCE"
     allow_private_networks: bool = False
+    # cloud metadata endpoints stay refused with private networks allowed; only this opens them
+    allow_cloud_metadata: bool = False
     operator: str = ""
     chromium: str = "/usr/bin/chromium"
     user_agent: str = ""
@@ -42,13 +45,23 @@ class Settings:
     # the key itself (PEM), e.g. from the Airflow connection witnessbox_signing; wins over the path
     signing_key_pem: str = field(default="", repr=False, metadata=SECRET)
     tsa_urls: str = ""  # comma-separated RFC 3161 endpoints
+    lease_seconds: int = 900  # a worker's claim on a source; renewed while it captures
     audit_sample: int = 200  # captures per scheduled fixity audit (0: every capture)
     telegram_api_id: str = ""
     telegram_api_hash: str = field(default="", repr=False, metadata=SECRET)
     telegram_session: str = field(default="", repr=False, metadata=SECRET)
     telegram_preview_url: str = "https://t.me/s/"
     max_response_bytes: int = 200 * 1024 * 1024
+    # an Airflow notifier class (module.Class) told when a watched item vanishes; its
+    # keyword arguments as JSON (may hold a webhook URL: a secret)
+    change_notifier: str = ""
+    change_notifier_args: str = field(default="", repr=False, metadata=SECRET)
     max_capture_bytes: int = 2 * 1024 * 1024 * 1024
+    # copies beside the primary store ([[replicas]] tables; see kernel.replicas)
+    replicas: list = field(default_factory=list)
+    auto_repair: bool = False  # the fixity audit DAG repairs damaged copies from good ones
+    # the key-encryption key (32 bytes, base64 or hex) that wraps encrypted replicas' data keys
+    kek: str = field(default="", repr=False, metadata=SECRET)
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().absolute()
@@ -64,8 +77,11 @@ class Settings:
             raise ConfigError("retention_mode must be COMPLIANCE or GOVERNANCE")
         if self.audit_sample < 0:
             raise ConfigError("audit_sample must be 0 (every capture) or more")
+        if self.lease_seconds < 5:
+            raise ConfigError("lease_seconds must be 5 or more")
         if self.retention_days < 0:
             raise ConfigError("retention_days must be 0 (off) or more")
+        self.replicas = parse_replicas(self.replicas, {})
 
     @property
     def staging(self) -> Path:
@@ -77,6 +93,8 @@ class Settings:
         for f in dataclasses.fields(self):
             if f.metadata.get("secret"):
                 out[f.name] = "(set)" if getattr(self, f.name) else ""
+            elif f.name == "replicas":
+                out[f.name] = [spec.public() for spec in self.replicas]
             else:
                 value = getattr(self, f.name)
                 out[f.name] = str(value) if isinstance(value, Path) else value
@@ -119,6 +137,8 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
             return int(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a whole number") from None
+    if kind in (list, "list"):
+        return raw
     return raw if kind in (Path, "Path") else str(raw)
 
 
@@ -144,4 +164,5 @@ def load_settings(
             values[name] = env[key]
     values.update({k: v for k, v in overrides.items() if v is not None})
     coerced = {name: _coerce(name, fields[name].type, raw) for name, raw in values.items()}
+    coerced["replicas"] = parse_replicas(values.get("replicas", []), env)  # credentials from env
     return Settings(**coerced)

@@ -1,9 +1,8 @@
-"""URL normalisation and source-kind inference for the watchlist.
+"""URL normalisation for the watchlist (which kind a URL is: ``collectors.registry``).
 
 Normalising makes duplicates visible (``HTTP://Example.com:443/a#x`` and
 ``https://example.com/a`` are one source when the scheme matches). It never changes what
 would be fetched: only case of scheme and host, default ports, empty paths and fragments.
-Telegram sources are kept in one spelling, ``https://t.me/<channel>``.
 """
 
 from __future__ import annotations
@@ -13,71 +12,9 @@ from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from kernel.errors import InputError
 
-KINDS = ("web", "video", "telegram")
 MAX_URL_LENGTH = 4096
 
-TELEGRAM_HOSTS = {"t.me", "telegram.me", "telegram.dog", "www.t.me"}
-VIDEO_HOSTS = (
-    "youtube.com",
-    "youtu.be",
-    "youtube-nocookie.com",
-    "vimeo.com",
-    "dailymotion.com",
-    "tiktok.com",
-    "rumble.com",
-    "rutube.ru",
-    "bitchute.com",
-    "odysee.com",
-    "twitch.tv",
-    "vk.com/video",
-    "vkvideo.ru",
-    "ok.ru/video",
-    "streamable.com",
-    "kick.com",
-    "facebook.com/watch",
-    "fb.watch",
-    "instagram.com/reel",
-    "x.com/i/broadcasts",
-)
-_TELEGRAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-def _telegram_from_path(path: str) -> str | None:
-    parts = [p for p in path.split("/") if p]
-    if parts and parts[0] == "s":
-        parts = parts[1:]
-    if not parts:
-        return None
-    name = parts[0].lstrip("@")
-    if name.startswith("+") or name == "joinchat":
-        raise InputError(
-            "private invite links cannot be watched: join the channel and use its name"
-        )
-    return name
-
-
-def telegram_channel(value: str) -> str:
-    """The channel username from ``@name``, ``telegram:@name`` or a t.me URL."""
-    text = value.strip()
-    if text.lower().startswith("telegram:"):
-        text = text.split(":", 1)[1]
-    if text.startswith("@"):
-        name = text[1:]
-    else:
-        parts = urlsplit(text if "://" in text else "https://" + text)
-        name = _telegram_from_path(parts.path) or ""
-    if not _TELEGRAM_NAME.match(name):
-        raise InputError(f"not a Telegram channel name: {value!r}")
-    return name.lower()
-
-
-def _is_telegram(value: str) -> bool:
-    text = value.strip().lower()
-    if text.startswith(("telegram:", "@")):
-        return True
-    host = urlsplit(text if "://" in text else "https://" + text).hostname or ""
-    return host in TELEGRAM_HOSTS
 
 
 def _normalise_host(host: str) -> str:
@@ -129,34 +66,6 @@ def normalise_url(value: str) -> str:
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
     return urlunsplit(SplitResult(scheme, netloc, path, query, ""))
-
-
-def infer_kind(value: str) -> str:
-    if _is_telegram(value):
-        return "telegram"
-    url = normalise_url(value)
-    parts = urlsplit(url)
-    host = (parts.hostname or "").removeprefix("www.").removeprefix("m.")
-    hostpath = host + parts.path
-    for known in VIDEO_HOSTS:
-        if "/" in known:  # a path on a general site, e.g. vk.com/video-1_2
-            if hostpath.startswith(known):
-                return "video"
-        elif host == known or host.endswith("." + known):
-            return "video"
-    return "web"
-
-
-def normalise_source(value: str, kind: str | None = None) -> tuple[str, str]:
-    """(kind, normalised url) for a watchlist entry."""
-    if kind is not None and kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
-    kind = kind or infer_kind(value)
-    if kind == "telegram":
-        return kind, f"https://t.me/{telegram_channel(value)}"
-    if _is_telegram(value) and value.strip().lower().startswith(("telegram:", "@")):
-        raise InputError(f"{value!r} is a Telegram channel, not a {kind} URL")
-    return kind, normalise_url(value)
 
 
 def url_host(url: str) -> str:

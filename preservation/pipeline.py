@@ -17,23 +17,22 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import platform
 import shutil
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
+from collectors import registry
 from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
-from kernel.errors import InputError, StorageError, WitnessboxError
+from kernel.errors import WitnessboxError
 from kernel.ids import isoformat, parse_time
 from preservation.catalogue.indexer import index_manifest
 from preservation.catalogue.models import Capture, Cursor, Source
@@ -42,6 +41,9 @@ from preservation.custody import ledger as custody_ledger
 from preservation.custody import signing
 from preservation.formats import manifest as manifests
 from preservation.runtime import Runtime, file_lock
+from preservation.search import derive as search
+from preservation.staging import sweep as sweep_staging
+from preservation.staging import write_atomic, write_started
 from preservation.store import blob_key
 
 log = logging.getLogger("witnessbox.pipeline")
@@ -75,26 +77,32 @@ def _host_facts() -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+def collect_into_staging(rt: Runtime, source: Source, capture_id: str | None = None) -> Path:
+    """Run the collector for ``source`` and leave a committable staging directory.
 
-
-def collect_into_staging(rt: Runtime, source: Source) -> Path:
-    """Run the collector for ``source`` and leave a committable staging directory."""
-    capture_id = rt.new_id()
+    ``started.json`` comes first: a run killed while collecting leaves files that
+    ``witnessbox staging`` can still name and commit (preservation.staging).
+    """
+    capture_id = capture_id or rt.new_id()
     staging = rt.settings.staging / capture_id
     files = staging / ARTIFACTS_DIR
     files.mkdir(parents=True)
+    collector = rt.collector(source.kind)
+    started = rt.clock()
+    start = {
+        "capture_id": capture_id,
+        "source": source_snapshot(source),
+        "started_at": isoformat(started),
+        "collector": [collector.name, collector.version],
+        "run": rt.run_context,
+    }
+    write_started(staging, start)
     with rt.catalogue.session() as session:
         cursor_row = session.get(Cursor, (source.id, "main"))
         cursor = dict(cursor_row.value) if cursor_row else {}
+    collector = rt.collector(source.kind)
     ctx = CollectContext(
-        settings=rt.settings,
+        settings=registry.settings_view(collector, rt.settings),
         policy=rt.policy,
         staging=files,
         capture_id=capture_id,
@@ -103,8 +111,6 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
         clock=rt.clock,
         progress=rt.progress,
     )
-    collector = rt.collector(source.kind)
-    started = rt.clock()
     try:
         collected = collector.collect(source_ref(source), ctx)
     except WitnessboxError as exc:
@@ -114,12 +120,8 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
         collected = CollectedCapture("failed", [f"collector error: {type(exc).__name__}: {exc}"])
     finished = rt.clock()
     pending = {
-        "capture_id": capture_id,
-        "source": source_snapshot(source),
-        "started_at": isoformat(started),
+        **start,
         "finished_at": isoformat(finished),
-        "collector": [collector.name, collector.version],
-        "run": rt.run_context,
         "collected": {
             "status": collected.status,
             "reasons": collected.reasons,
@@ -132,7 +134,7 @@ def collect_into_staging(rt: Runtime, source: Source) -> Path:
             "retry_after": isoformat(collected.retry_after) if collected.retry_after else None,
         },
     }
-    _write_atomic(staging / PENDING, json.dumps(pending, default=str).encode())
+    write_atomic(staging / PENDING, json.dumps(pending, default=str).encode())
     return staging
 
 
@@ -175,10 +177,15 @@ def _store_artifacts(
     reasons: list[str] = []
     by_name: dict[str, str] = {}
     with rt.enricher_factory() as enricher:
-        tools = enricher.tools()
+        # described in the background while the files are stored (both only read them)
+        described = {
+            a.name: enricher.submit(files / a.name, a.media_type, a.role)
+            for a in staged
+            if (files / a.name).is_file()
+        }
         for artifact in staged:
             path = files / artifact.name
-            if not path.is_file():
+            if artifact.name not in described:
                 reasons.append(f"artifact missing from staging: {artifact.name}")
                 continue
             rt.progress(f"storing {artifact.name}")
@@ -186,7 +193,7 @@ def _store_artifacts(
             if problem:
                 reasons.append(problem)
             by_name[artifact.name] = digests.sha256
-            description = enricher.describe(path, artifact.media_type, artifact.role)
+            description = described[artifact.name].result()
             entry: dict[str, Any] = {
                 "name": artifact.name,
                 "key": blob_key(digests.sha256),
@@ -219,6 +226,7 @@ def _store_artifacts(
                         "platform": {},
                     }
                 )
+        tools = enricher.tools()  # after the work: exiftool started in the background
     names = {a.name: a for a in staged}
     for entry in entries:
         artifact = names.get(entry["name"])
@@ -287,14 +295,19 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
         # staging, then write manifest.sig BEFORE the manifest: no capture is ever unsigned.
         signer = signing.signer_for(rt.settings)
         manifest["signing"] = signer.info()
+        if rt.replicas:  # which copies hold ciphertext, and under which algorithm
+            manifest["replicas"] = [r.describe() for r in rt.replicas]
         manifests.validate(manifest)
         data = manifests.canonical_json(manifest)
-        _write_atomic(staged_manifest, data)
+        write_atomic(staged_manifest, data)
         signing.sign_manifest(rt.store, signer, key, data)
         rt.store.put_bytes(key, data)
     digest = hashlib.sha256(data).hexdigest()
     with rt.catalogue.session.begin() as session:
         index_manifest(session, manifest, key, digest, rt.clock())
+        opener = search.opener_for(rt.store, staging / ARTIFACTS_DIR)
+        alerts = search.derive(session, manifest, opener, rt.clock())  # text index, changes
+    search.notify(rt.settings, alerts)
     custody_ledger.record_capture(rt, manifest, key, digest)  # idempotent on resume
     for hook in AFTER_COMMIT:
         hook(rt, manifest, key)
@@ -315,6 +328,9 @@ def resume_pending(rt: Runtime) -> list[CaptureOutcome]:
     outcomes: list[CaptureOutcome] = []
     if not rt.settings.staging.is_dir():
         return outcomes
+    leftovers = sweep_staging(rt)  # empty abandoned directories go
+    if leftovers:
+        rt.progress(f"{len(leftovers)} interrupted capture(s) in staging: witnessbox staging list")
     for staging in sorted(rt.settings.staging.iterdir()):
         if not (staging / PENDING).is_file():
             continue
@@ -328,77 +344,3 @@ def resume_pending(rt: Runtime) -> list[CaptureOutcome]:
         with contextlib.suppress(FileNotFoundError):
             staging.with_suffix(".lock").unlink()
     return outcomes
-
-
-def capture_source(rt: Runtime, source: Source) -> CaptureOutcome:
-    """One capture of one source, start to finish."""
-    locks = rt.settings.home / "locks"
-    with file_lock(locks / f"{source.id}.lock", blocking=False) as locked:
-        if not locked:
-            raise InputError(f"source {source.id} is being captured by another run")
-        staging = collect_into_staging(rt, source)
-        with file_lock(staging.with_suffix(".lock")):
-            outcome = commit_pending(rt, staging)
-        with contextlib.suppress(FileNotFoundError):
-            staging.with_suffix(".lock").unlink()
-        return outcome
-
-
-def due_sources(
-    rt: Runtime,
-    kind: str | None = None,
-    source_id: str | None = None,
-    now: datetime | None = None,
-    limit: int | None = None,
-) -> list[Source]:
-    now = now or rt.clock()
-    with rt.catalogue.session() as session:
-        query = select(Source).where(Source.removed_at.is_(None))
-        if source_id:
-            query = query.where(Source.id == source_id)
-        else:
-            query = query.where(
-                Source.active.is_(True),
-                or_(Source.next_due_at.is_(None), Source.next_due_at <= now),
-            )
-        if kind:
-            query = query.where(Source.kind == kind)
-        query = query.order_by(Source.next_due_at, Source.added_at)
-        return list(session.scalars(query.limit(limit) if limit else query))
-
-
-def due_source_ids(rt: Runtime, kind: str, limit: int | None = None) -> list[str]:
-    """A collection DAG's first task: finish interrupted captures, then name the due sources."""
-    resume_pending(rt)  # captures whose worker died after collecting are completed first
-    return [s.id for s in due_sources(rt, kind=kind, limit=limit)]
-
-
-def capture_source_id(rt: Runtime, source_id: str) -> CaptureOutcome | None:
-    """One mapped DAG task: capture ``source_id``; None if it was paused or removed meanwhile."""
-    with rt.catalogue.session() as session:
-        source = session.get(Source, source_id)
-    if source is None or not source.active or source.removed_at is not None:
-        return None
-    return capture_source(rt, source)
-
-
-def run_due(
-    rt: Runtime, kind: str | None = None, source_id: str | None = None
-) -> tuple[list[CaptureOutcome], list[tuple[str, str]]]:
-    """Collect every due source once: what the DAGs do, one source per task."""
-    outcomes = resume_pending(rt)
-    errors: list[tuple[str, str]] = []
-    sources = due_sources(rt, kind, source_id)
-    if source_id and not sources:
-        raise InputError(f"unknown source: {source_id}")
-    for source in sources:
-        rt.progress(f"capturing {source.id} {source.url}")
-        try:
-            outcomes.append(capture_source(rt, source))
-        except StorageError as exc:
-            raise StorageError(
-                f"{exc} (while capturing {source.id}; staging kept for a rerun)"
-            ) from exc
-        except WitnessboxError as exc:
-            errors.append((source.id, str(exc)))
-    return outcomes, errors

@@ -26,6 +26,8 @@ from preservation.catalogue.models import (
 )
 from preservation.custody import ledger, timestamps
 from preservation.formats import manifest as manifests
+from preservation.search import derive as search
+from preservation.search import index as search_index
 from preservation.store import Store
 
 
@@ -48,6 +50,7 @@ def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = Fals
         if wipe:
             for model in (SimilarLink, PerceptualHash, Artifact, Capture, SourceItem, Cursor):
                 session.execute(delete(model))
+            search_index.clear(session)
         forget_live_index(catalogue.engine)
     for key in keys:
         report.manifests += 1
@@ -65,11 +68,12 @@ def reindex(store: Store, catalogue: Catalogue, now: datetime, wipe: bool = Fals
         with catalogue.session.begin() as session:
             if session.get(Capture, manifest["capture"]["id"]) is not None:
                 report.already += 1
-                continue
-            index_manifest(
-                session, manifest, key, hashlib.sha256(data).hexdigest(), now, link=False
-            )
-            report.indexed += 1
+            else:
+                index_manifest(
+                    session, manifest, key, hashlib.sha256(data).hexdigest(), now, link=False
+                )
+                report.indexed += 1
+            search.derive(session, manifest, search.opener_for(store), now)  # text, changes
     if report.indexed:
         with catalogue.session.begin() as session:
             before = session.scalar(select(func.count()).select_from(SimilarLink)) or 0

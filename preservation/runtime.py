@@ -21,6 +21,7 @@ from hashing.enrich import Enricher
 from kernel.ids import uuid7
 from kernel.netpolicy import NetworkPolicy
 from kernel.settings import Settings
+from preservation.catalogue.leases import worker_name
 from preservation.catalogue.models import Catalogue
 from preservation.store import Store, open_store
 
@@ -43,6 +44,24 @@ class Runtime:
     progress: Callable[[str], None] = lambda message: None
     enricher_factory: Callable[[], Enricher] = Enricher
     collectors: dict[str, Collector] = field(default_factory=dict)
+    #: this process as named in source leases (catalogue/leases.py)
+    worker: str = field(default_factory=worker_name)
+    replicas: list[Any] = field(default_factory=list)  # store.replicas.Replica, in settings order
+    replicator: Any = None  # replication.Replicator when there are replicas
+
+    @property
+    def primary(self) -> Store:
+        """The primary store itself (``store`` queues what it writes for the replicas)."""
+        return getattr(self.store, "primary", self.store)
+
+    def replica(self, name: str) -> Any:
+        from kernel.errors import InputError
+
+        for replica in self.replicas:
+            if replica.name == name:
+                return replica
+        known = ", ".join(r.name for r in self.replicas) or "none configured"
+        raise InputError(f"unknown replica {name!r} (replicas: {known})")
 
     def collector(self, kind: str) -> Collector:
         if kind not in self.collectors:
@@ -57,6 +76,10 @@ class Runtime:
             if callable(close):
                 with contextlib.suppress(Exception):
                     close()
+        if self.replicator is not None:
+            self.replicator.wait()  # let queued copies finish; what fails stays queued
+        for replica in self.replicas:
+            replica.store.close()
         self.store.close()
         self.catalogue.close()
 
@@ -66,8 +89,21 @@ def open_runtime(settings: Settings, **kwargs: Any) -> Runtime:
     settings.staging.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store, **settings.s3_options())
     catalogue = Catalogue.open(settings.catalogue)
-    policy = NetworkPolicy(allow_private=settings.allow_private_networks)
-    return Runtime(settings=settings, store=store, catalogue=catalogue, policy=policy, **kwargs)
+    policy = NetworkPolicy(
+        allow_private=settings.allow_private_networks,
+        allow_metadata=settings.allow_cloud_metadata,
+    )
+    rt = Runtime(settings=settings, store=store, catalogue=catalogue, policy=policy, **kwargs)
+    if settings.replicas:
+        from preservation.replication import QueuedStore, Replicator
+        from preservation.store.replicas import open_replicas
+
+        rt.replicas = open_replicas(settings)
+        rt.replicator = Replicator(catalogue, store, rt.replicas, rt.clock)
+        rt.store = QueuedStore(
+            store, catalogue, [r.name for r in rt.replicas], rt.clock, rt.replicator.notify
+        )
+    return rt
 
 
 @contextlib.contextmanager

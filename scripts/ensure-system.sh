@@ -7,6 +7,9 @@ declare -A need=(
   [ffprobe]=ffmpeg
   [exiftool]=libimage-exiftool-perl
   [openssl]=openssl
+  [npm]=npm  # fetches the pinned ReplayWeb.page (scripts/fetch-replayweb.sh)
+  [redis-server]=redis-server
+  [docker-compose]=docker-compose  # tests/test_docker.py: `docker-compose config`, no daemon
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -63,6 +63,7 @@ class HttpExchange:
     protocol: str | None = None  # as the browser reported it: http/1.1, h2, h3
     remote_ip: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)  # more WARC headers
+    decoded: bool = True  # False: the body is as sent (only de-chunked), Content-Encoding holds
 
     def __post_init__(self) -> None:
         if self.truncated is not None and self.truncated not in TRUNCATED_REASONS:
@@ -187,8 +188,9 @@ class CaptureWarcWriter:
     records (identical-payload-digest profile) pointing at the first.
     """
 
-    def __init__(self, out: BinaryIO, filename: str) -> None:
+    def __init__(self, out: BinaryIO, filename: str, dedupe: bool = True) -> None:
         self.filename = filename
+        self.dedupe = dedupe  # False: every response in full (each fetch is its own evidence)
         self._writer = _Sha256Writer(out, gzip=False, warc_version=WARC_VERSION)
         self._seen: dict[str, tuple[str, str, str]] = {}  # payload digest -> id, uri, date
         self.records = 0
@@ -211,7 +213,7 @@ class CaptureWarcWriter:
         stream = _body_stream(ex.body)
         length, raw_digest = _measure(stream)
         payload_digest = sha256_label(raw_digest)
-        headers, _ = archive_response_headers(ex.response_headers, length)
+        headers, _ = archive_response_headers(ex.response_headers, length, decoded=ex.decoded)
         http_headers = StatusAndHeaders(
             _status_line(ex.status, ex.reason), headers, protocol=ex.http_version
         )
@@ -225,7 +227,8 @@ class CaptureWarcWriter:
             warc_headers["WARC-Truncated"] = ex.truncated
         warc_headers.update(ex.extra_headers)
 
-        previous = self._seen.get(payload_digest) if length and not ex.truncated else None
+        dedupe = self.dedupe and length and not ex.truncated
+        previous = self._seen.get(payload_digest) if dedupe else None
         if previous is not None:
             refers_id, refers_uri, refers_date = previous
             warc_headers["WARC-Refers-To"] = refers_id

@@ -8,9 +8,7 @@ One run:
    an album (one ``grouped_id``) is never split: a page's trailing album waits for the next
    page, or for the next run when this one stops;
 3. retry media that failed in an earlier run (the cursor lists them);
-4. re-check a window of known messages (newest N, or newer than D days): a changed
-   ``edit_date`` or content is stored as a new version, a message that is gone is recorded as
-   deleted with the time that was observed. Earlier versions stay in earlier captures.
+4. re-check a window of known messages for edits and deletions (``api_recheck``).
 
 Flood waits up to ``flood_sleep_max`` seconds are slept (within ``flood_sleep_budget`` per
 run); a longer one stops the run cleanly: what was fetched is kept, the cursor points at the
@@ -22,10 +20,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, ClassVar
 
-from collectors.base import CollectContext, CollectedCapture, ItemResult, SourceRef
+from collectors.base import CollectContext, CollectedCapture, SourceRef
+from collectors.telegram.api_recheck import IDS_PER_REQUEST, Recheck
 from collectors.telegram.client import (
     FileReferenceExpired,
     FloodWait,
@@ -36,12 +35,12 @@ from collectors.telegram.client import (
 from collectors.telegram.lock import AccountBusy, account_lock
 from collectors.telegram.normalise import channel_record, iso, media_plan, message_record
 from collectors.telegram.options import TelegramOptions
+from collectors.telegram.run import TelegramRun
 from collectors.telegram.staging import Staging
 from kernel.errors import CollectionError
-from kernel.ids import parse_time, utcnow
+from kernel.ids import utcnow
 
 SCHEMA = "witnessbox.telegram.messages/1"
-IDS_PER_REQUEST = 100
 MEDIA_RETRY_LIMIT = 500  # ids remembered in the cursor for a later media retry
 FILE_REFERENCE_RETRIES = 2
 
@@ -67,7 +66,7 @@ class Counters:
 
 
 @dataclass
-class ApiRun:
+class ApiRun(Recheck, TelegramRun):
     source: SourceRef
     ctx: CollectContext
     opts: TelegramOptions
@@ -75,23 +74,16 @@ class ApiRun:
     username: str
     sleep: Callable[[float], None] = time.sleep
     staging: Staging = field(init=False)
-    items: list[ItemResult] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     channel: Any = None
     last_id: int = 0
     fetched_ids: set[int] = field(default_factory=set)
     media_retry: dict[int, int] = field(default_factory=dict)  # message id -> attempts so far
     flood: FloodStop | None = None
-    batch_seq: int = 0
-
-    def __post_init__(self) -> None:
-        self.staging = Staging(self.ctx.staging)
+    mode: ClassVar[str] = "api"
+    schema: ClassVar[str] = SCHEMA
 
     # -- helpers -------------------------------------------------------------------------------
-    def now(self) -> datetime:
-        return self.ctx.clock() if self.ctx.clock else utcnow()
-
     def call(
         self, fn: Callable[..., Any], *args: Any, reset: Callable[[], None] | None = None
     ) -> Any:
@@ -115,33 +107,11 @@ class ApiRun:
                     raise
                 raise err from None
 
-    def channel_ref(self) -> dict[str, Any]:
+    def channel_header(self) -> dict[str, Any]:
         return {"id": self.channel.id, "username": getattr(self.channel, "username", None)}
 
-    def write_batch(
-        self, kind: str, records: list[dict[str, Any]], extra: dict | None = None
-    ) -> None:
-        if not records:
-            return
-        self.batch_seq += 1
-        ids = [r["id"] for r in records]
-        name = f"messages/{kind}-{self.batch_seq:05d}-{min(ids)}-{max(ids)}.json"
-        data = {
-            "schema": SCHEMA,
-            "mode": "api",
-            "kind": kind,
-            "channel": self.channel_ref(),
-            "observed_at": iso(self.now()),
-            "messages": records,
-            **(extra or {}),
-        }
-        platform = {
-            "channel_id": self.channel.id,
-            "message_ids": ids if len(ids) <= 20 else [min(ids), "...", max(ids)],
-            "count": len(ids),
-            "kind": kind,
-        }
-        self.staging.write_json(name, data, "message-json", platform)
+    def channel_platform(self) -> dict[str, Any]:
+        return {"channel_id": self.channel.id}
 
     # -- channel ---------------------------------------------------------------------------------
     def capture_channel(self) -> None:
@@ -266,9 +236,7 @@ class ApiRun:
             record["version"] = 1
             self.fetch_media(message, record)
             records.append(record)
-            self.items.append(
-                ItemResult(str(message.id), "captured", data=self.item_data(record, 1))
-            )
+            self.item(message.id, "captured", **self.item_data(record, 1))
             self.fetched_ids.add(message.id)
         self.write_batch("new", records)
         self.last_id = max(self.last_id, *(m.id for m in messages))
@@ -330,100 +298,8 @@ class ApiRun:
                 self.fetch_media(message, record)
                 if record.get("media_file"):
                     records.append(record)
-                    self.items.append(
-                        ItemResult(
-                            str(message_id), "captured", data={"media_file": record["media_file"]}
-                        )
-                    )
+                    self.item(message_id, "captured", media_file=record["media_file"])
         self.write_batch("media-retry", records)
-
-    # -- edits and deletions --------------------------------------------------------------------
-    def recheck_window(self) -> list[tuple[int, dict[str, Any]]]:
-        seen = self.ctx.seen
-        known: list[tuple[int, dict[str, Any]]] = []
-        for item_id in seen.captured_ids():
-            info = seen.get(item_id) or {}
-            if info.get("status") == "deleted" or not item_id.isdigit():
-                continue
-            message_id = int(item_id)
-            if message_id in self.fetched_ids or message_id > self.last_id:
-                continue
-            known.append((message_id, info))
-        known.sort(key=lambda pair: pair[0], reverse=True)
-        chosen = dict(known[: self.opts.recheck_messages])
-        if self.opts.recheck_days > 0:
-            since = self.now() - timedelta(days=self.opts.recheck_days)
-            for message_id, info in known:
-                date = (info.get("data") or {}).get("date")
-                if date and parse_time(date) >= since:
-                    chosen.setdefault(message_id, info)
-        newest = sorted(chosen.items(), key=lambda pair: pair[0], reverse=True)[
-            : self.opts.recheck_max
-        ]
-        return sorted(newest, key=lambda pair: pair[0])
-
-    def recheck(self) -> None:
-        window = self.recheck_window()
-        edited: list[dict[str, Any]] = []
-        deleted: list[dict[str, Any]] = []
-        try:
-            for start in range(0, len(window), IDS_PER_REQUEST):
-                chunk = window[start : start + IDS_PER_REQUEST]
-                found = self.call(self.port.messages, self.channel, [i for i, _ in chunk])
-                self.counters.rechecked += len(chunk)
-                for (message_id, info), message in zip(chunk, found, strict=False):
-                    self.compare(message_id, info, message, edited, deleted)
-        finally:
-            self.write_batch("edits", edited)
-            if deleted:
-                self.write_batch("deletions", deleted)
-
-    def compare(
-        self,
-        message_id: int,
-        info: dict[str, Any],
-        message: Any,
-        edited: list[dict[str, Any]],
-        deleted: list[dict[str, Any]],
-    ) -> None:
-        stored = info.get("data") or {}
-        observed = iso(self.now())
-        if message is None:
-            entry = {
-                "id": message_id,
-                "deleted_observed_at": observed,
-                "last_capture_id": info.get("capture_id"),
-                "last_fingerprint": stored.get("fingerprint"),
-                "last_version": stored.get("version", 1),
-            }
-            deleted.append(entry)
-            self.counters.deleted += 1
-            data = {"deleted_observed_at": observed, "deleted_in_capture": self.ctx.capture_id}
-            self.items.append(ItemResult(str(message_id), "deleted", data=data))
-            return
-        record = message_record(message)
-        same_mode = stored.get("mode") == "api"
-        changed = record["edit_date"] != stored.get("edit_date") or (
-            record["fingerprint"] != stored.get("fingerprint")
-        )
-        if same_mode and not changed:
-            return
-        version = int(stored.get("version", 1)) + (1 if same_mode else 0)
-        record["version"] = version
-        record["previous"] = {
-            "capture_id": info.get("capture_id"),
-            "edit_date": stored.get("edit_date"),
-            "fingerprint": stored.get("fingerprint"),
-            "mode": stored.get("mode"),
-        }
-        if record.get("media") and (
-            record["media"].get("id") != stored.get("media_id") or not same_mode
-        ):
-            self.fetch_media(message, record)
-        edited.append(record)
-        status = "edited" if same_mode else "captured"
-        self.counters.edited += 1 if same_mode else 0
-        self.items.append(ItemResult(str(message_id), status, data=self.item_data(record, version)))
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> CollectedCapture:
@@ -501,14 +377,8 @@ class ApiRun:
             },
             "flood_slept_seconds": c.slept,
         }
-        return CollectedCapture(
-            status,
-            reasons,
-            artifacts=self.staging.artifacts,
-            platform=platform,
-            items=self.items,
-            cursor=cursor,
-            retry_after=retry_after,
+        return self.collected(
+            status, reasons, platform=platform, cursor=cursor, retry_after=retry_after
         )
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from collectors.base import CollectContext, CollectedCapture, Collector, SourceRef
 from collectors.telegram.client import TelegramPort, credentials_configured
-from collectors.telegram.options import TelegramOptions
+from collectors.telegram.options import OPTIONS, TelegramOptions
+from collectors.telegram.urls import is_reference, is_telegram, telegram_channel
 from kernel.settings import Settings
-from kernel.urls import telegram_channel
 
 VERSION = "1.0.0"
 
@@ -36,6 +36,31 @@ def _connect(settings: Settings) -> TelegramPort:
 
 class TelegramCollector(Collector):
     name = "telegram"
+    kind = "telegram"
+    title = "Telegram channel"
+    every = 3600
+    pool = "witnessbox_telegram"
+    pool_slots = 1  # one account, one session: never two runs at once
+    pool_note = "one Telegram account = one slot"
+    dag_every = 5 * 60
+    options = OPTIONS
+    #: api mode needs the account (id, hash, session); both modes need the rest
+    settings_used = (
+        "home", "user_agent", "max_capture_bytes", "telegram_preview_url",
+        "telegram_api_id", "telegram_api_hash", "telegram_session",
+    )  # fmt: skip
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        return is_telegram(url)
+
+    @classmethod
+    def claims(cls, value: str) -> bool:
+        return is_reference(value)
+
+    @classmethod
+    def normalise(cls, value: str) -> str:
+        return f"https://t.me/{telegram_channel(value)}"
 
     def __init__(
         self,

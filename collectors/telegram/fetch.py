@@ -3,22 +3,23 @@
 Each hop (redirects included) resolves its host through ``NetworkPolicy.check_host`` and
 then connects to exactly the address that was checked (TLS still verifies the real host
 name), so a name cannot re-resolve to an internal address between the check and the
-connection. Bodies stream to a file under a size limit and go into the WARC from that file;
-digests are sha256, as Browsertrix writes them.
+connection. Bodies stream to a file under a size limit and go into the WARC from that file,
+through the one WARC writer the collectors share (``collectors.formats.warc``).
 """
 
 from __future__ import annotations
 
 import http.client
-import io
 import socket
 import ssl
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from datetime import UTC, datetime
+from typing import IO, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
+from collectors.formats.warc import CaptureWarcWriter, HttpExchange
 from kernel.errors import CollectionError, PolicyError
 from kernel.netpolicy import NetworkPolicy
 
@@ -68,18 +69,6 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-def _warc_writer(out: BinaryIO) -> Any:
-    from warcio.utils import Digester
-    from warcio.warcwriter import WARCWriter
-
-    class SHA256WARCWriter(WARCWriter):
-        @staticmethod
-        def _create_digester() -> Digester:
-            return Digester("sha256")
-
-    return SHA256WARCWriter(out, gzip=True, warc_version="1.1")
-
-
 @dataclass
 class WarcFetcher:
     """GETs through the network policy, recorded into ``warc`` (an open binary file)."""
@@ -90,14 +79,14 @@ class WarcFetcher:
     timeout: float = 30.0
     hosts: dict[str, list[str]] = field(default_factory=dict)  # egress facts for the manifest
     requests: int = 0
-    _writer: Any = None
+    filename: str = "preview.warc.gz"
+    _writer: CaptureWarcWriter = field(init=False)
 
     def __post_init__(self) -> None:
-        self._writer = _warc_writer(self.warc)
+        self._writer = CaptureWarcWriter(self.warc, self.filename, dedupe=False)
 
     def warcinfo(self, info: dict[str, str]) -> None:
-        record = self._writer.create_warcinfo_record("preview.warc.gz", info)
-        self._writer.write_record(record)
+        self._writer.warcinfo(info)
 
     def get(self, url: str, body: IO[bytes], max_bytes: int, accept: str = "*/*") -> Response:
         """Fetch ``url`` (following redirects) into ``body``; every hop lands in the WARC."""
@@ -132,6 +121,7 @@ class WarcFetcher:
         cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
         conn = cls(parts.hostname, port, address, self.timeout)
         self.requests += 1
+        when = datetime.now(UTC)
         try:
             conn.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
             for name, value in headers:
@@ -150,53 +140,27 @@ class WarcFetcher:
             raise CollectionError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from None
         finally:
             conn.close()
-        self._record(url, address, target, headers, status, reason, resp_headers, body, size)
+        self._record(url, address, headers, status, reason, resp_headers, body, when)
         return Response(url, status, resp_headers, address, size)
 
     def _record(
         self,
         url: str,
         address: str,
-        target: str,
         req_headers: list[tuple[str, str]],
         status: int,
         reason: str,
         resp_headers: list[tuple[str, str]],
         body: IO[bytes],
-        size: int,
+        when: datetime,
     ) -> None:
-        from warcio.statusandheaders import StatusAndHeaders
-
-        writer = self._writer
-        # the body was de-chunked by http.client: keep the original header under another name
-        kept = [
-            (f"X-Archive-Orig-{k}", v) if k.lower() == "transfer-encoding" else (k, v)
-            for k, v in resp_headers
-        ]
-        http_headers = StatusAndHeaders(f"{status} {reason}".strip(), kept, protocol="HTTP/1.1")
-        body.seek(0)
-        response = writer.create_warc_record(
-            url,
-            "response",
-            payload=body,
-            length=size,
-            http_headers=http_headers,
-            warc_headers_dict={"WARC-IP-Address": address},
-        )
-        request = writer.create_warc_record(
-            url,
-            "request",
-            payload=io.BytesIO(b""),
-            length=0,
-            http_headers=StatusAndHeaders(
-                f"GET {target} HTTP/1.1", req_headers, is_http_request=True
-            ),
-            warc_headers_dict={
-                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")
-            },
-        )
-        writer.write_record(response)
-        writer.write_record(request)
+        # the body is as sent, only de-chunked by http.client: Content-Encoding still holds
+        exchange = HttpExchange(
+            url=url, method="GET", request_headers=req_headers, status=status,
+            response_headers=resp_headers, date=when, reason=reason, body=body,  # type: ignore[arg-type]
+            remote_ip=address, decoded=False,
+        )  # fmt: skip
+        self._writer.exchange(exchange)
         body.seek(0, 2)
 
 

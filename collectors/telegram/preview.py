@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from collectors.base import CollectContext, CollectedCapture, ItemResult, SourceRef
+from collectors.base import CollectContext, CollectedCapture, SourceRef
 from collectors.telegram.fetch import Response, TooLarge, WarcFetcher, fetch_text
 from collectors.telegram.normalise import content_hash, iso
 from collectors.telegram.options import TelegramOptions
 from collectors.telegram.preview_html import PreviewPage, PreviewPost, parse_preview_page
+from collectors.telegram.run import TelegramRun
 from collectors.telegram.staging import Staging
 from kernel.errors import CollectionError, PolicyError, WitnessboxError
-from kernel.ids import utcnow
 
 SCHEMA = "witnessbox.telegram.preview/1"
 WARC_NAME = "preview.warc.gz"
@@ -89,30 +89,36 @@ class Walk:
 
 
 @dataclass
-class PreviewRun:
+class PreviewRun(TelegramRun):
     source: SourceRef
     ctx: CollectContext
     opts: TelegramOptions
     username: str
     staging: Staging = field(init=False)
     fetcher: WarcFetcher = field(init=False)
-    items: list[ItemResult] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
     pages: int = 0
-    batch_seq: int = 0
     media_downloaded: int = 0
     channel: dict[str, Any] = field(default_factory=dict)
     captured: set[int] = field(default_factory=set)
     edited: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[dict[str, Any]] = field(default_factory=list)
     stop: WitnessboxError | None = None
+    mode: ClassVar[str] = "preview"
+    schema: ClassVar[str] = SCHEMA
+    batch_prefix: ClassVar[str] = "preview-"
 
     def __post_init__(self) -> None:
-        self.staging = Staging(self.ctx.staging)
+        super().__post_init__()
         self.base = preview_url(self.ctx.settings.telegram_preview_url, self.username)
 
-    def now(self) -> datetime:
-        return self.ctx.clock() if self.ctx.clock else utcnow()
+    def channel_header(self) -> dict[str, Any]:
+        return {"username": self.username}
+
+    def channel_platform(self) -> dict[str, Any]:
+        return {"channel": self.username}
+
+    def batch_extra(self) -> dict[str, Any]:
+        return {"source_page": self.base}
 
     # -- fetching -------------------------------------------------------------------------------
     def fetch_page(self, before: int | None) -> PreviewPage:
@@ -183,42 +189,9 @@ class PreviewRun:
                 self.fetch_media(post, record)
             records.append(record)
             self.captured.add(post.id)
-            self.items.append(
-                ItemResult(
-                    str(post.id),
-                    "captured",
-                    data={
-                        "mode": "preview",
-                        "date": post.date,
-                        "fingerprint": record["fingerprint"],
-                        "version": 1,
-                    },
-                )
-            )
+            self.item(post.id, "captured", mode="preview", date=post.date,
+                      fingerprint=record["fingerprint"], version=1)  # fmt: skip
         self.write_batch(kind, records)
-
-    def write_batch(self, kind: str, records: list[dict[str, Any]]) -> None:
-        if not records:
-            return
-        self.batch_seq += 1
-        ids = [r["id"] for r in records]
-        name = f"messages/preview-{kind}-{self.batch_seq:05d}-{min(ids)}-{max(ids)}.json"
-        data = {
-            "schema": SCHEMA,
-            "mode": "preview",
-            "kind": kind,
-            "channel": {"username": self.username},
-            "source_page": self.base,
-            "observed_at": iso(self.now()),
-            "messages": records,
-        }
-        platform = {
-            "channel": self.username,
-            "count": len(ids),
-            "kind": kind,
-            "message_ids": ids if len(ids) <= 20 else [min(ids), "...", max(ids)],
-        }
-        self.staging.write_json(name, data, "message-json", platform)
 
     def fetch_media(self, post: PreviewPost, record: dict[str, Any]) -> None:
         for index, media in enumerate(record["media"], start=1):
@@ -272,9 +245,8 @@ class PreviewRun:
             if self.opts.preview_media:
                 self.fetch_media(post, record)
             self.edited.append(record)
-            data = {"mode": "preview", "date": post.date, "fingerprint": record["fingerprint"],
-                    "version": version}  # fmt: skip
-            self.items.append(ItemResult(str(post.id), "edited", data=data))
+            self.item(post.id, "edited", mode="preview", date=post.date,
+                      fingerprint=record["fingerprint"], version=version)  # fmt: skip
         low, high = min(on_page), min(max(on_page), newest_known)
         observed = iso(self.now())
         for item_id in seen.captured_ids():
@@ -285,8 +257,8 @@ class PreviewRun:
                 continue
             self.deleted.append({"id": int(item_id), "deleted_observed_at": observed,
                                  "last_capture_id": info.get("capture_id")})  # fmt: skip
-            data = {"deleted_observed_at": observed, "deleted_in_capture": self.ctx.capture_id}
-            self.items.append(ItemResult(item_id, "deleted", data=data))
+            self.item(item_id, "deleted", deleted_observed_at=observed,
+                      deleted_in_capture=self.ctx.capture_id)  # fmt: skip
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> CollectedCapture:
@@ -385,16 +357,13 @@ class PreviewRun:
             },
             "media": {"downloaded": self.media_downloaded},
         }
-        return CollectedCapture(
-            status,
-            reasons,
-            artifacts=self.staging.artifacts,
-            platform=platform,
-            network={"hosts": self.fetcher.hosts, "requests": self.fetcher.requests},
-            items=self.items,
-            cursor=cursor,
+        return self.collected(
+            status, reasons, platform=platform, network=self.network(), cursor=cursor,
             retry_after=retry_after,
-        )
+        )  # fmt: skip
+
+    def network(self) -> dict[str, Any]:
+        return {"hosts": self.fetcher.hosts, "requests": self.fetcher.requests}
 
     def failed(self, exc: CollectionError) -> CollectedCapture:
         """Nothing could be read: keep the WARC of what the server answered, as evidence."""
@@ -403,12 +372,11 @@ class PreviewRun:
         retry_after = (
             self.now() + timedelta(seconds=exc.seconds) if isinstance(exc, RateLimited) else None
         )
-        return CollectedCapture(
+        return self.collected(
             "failed",
             [str(exc)],
-            artifacts=self.staging.artifacts,
             platform={"platform": "telegram", "mode": "preview", "preview_url": self.base},
-            network={"hosts": self.fetcher.hosts, "requests": self.fetcher.requests},
+            network=self.network(),
             retry_after=retry_after,
         )
 

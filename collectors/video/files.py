@@ -11,7 +11,6 @@ import hashlib
 import json
 import mimetypes
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -112,40 +111,37 @@ def honest_extension(path: Path, media_type: str) -> Path:
     return target
 
 
-def probe(
-    path: Path, ffprobe: str = "ffprobe", timeout: float = 60.0
-) -> tuple[dict[str, Any], str | None]:
-    """Streams and container as ffprobe reads them, and the problem if it cannot decode them."""
+def probe(path: Path) -> tuple[dict[str, Any], str | None]:
+    """Streams and container as libavformat reads them, and the problem if it cannot.
+
+    PyAV in this process (it is loaded for the keyframe hashes anyway) reads what ffprobe
+    would (the container, then stream parameters from the first packets) without spawning
+    a process per file: ~0.1 CPU-s and more wall time saved on every media file.
+    """
+    import av
+
+    summary: dict[str, Any] = {"container": None, "duration": None, "streams": []}
     try:
-        proc = subprocess.run(
-            [
-                ffprobe, "-v", "error", "-hide_banner", "-of", "json",
-                "-show_entries",
-                "format=format_name,duration,bit_rate:stream=index,codec_type,codec_name,width,height,duration",
-                str(path),
-            ],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
-    except FileNotFoundError:
-        return {}, None  # no ffprobe here: nothing to say either way
-    except subprocess.TimeoutExpired:
-        return {}, "ffprobe timed out reading the file"
-    try:
-        data = json.loads(proc.stdout or "{}")
-    except json.JSONDecodeError:
-        data = {}
-    streams = [s for s in data.get("streams", []) if s.get("codec_type") in ("video", "audio")]
-    summary = {
-        "container": (data.get("format") or {}).get("format_name"),
-        "duration": _number((data.get("format") or {}).get("duration")),
-        "streams": [
-            {k: s[k] for k in ("codec_type", "codec_name", "width", "height") if k in s}
-            for s in streams
-        ],
-    }
-    if proc.returncode != 0 or not streams:
-        detail = " ".join((proc.stderr or "").split())[:300] or "no audio or video stream found"
-        return summary, f"not a decodable media file ({detail})"
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return summary, f"not a decodable media file ({' '.join(str(detail).split())[:300]})"
+    with container:
+        summary["container"] = container.format.name
+        if container.duration:
+            summary["duration"] = container.duration / av.time_base
+        for stream in container.streams:
+            if stream.type not in ("video", "audio"):
+                continue
+            entry: dict[str, Any] = {"codec_type": stream.type}
+            ctx = stream.codec_context
+            if ctx is not None and ctx.name:
+                entry["codec_name"] = ctx.name
+            if stream.type == "video" and ctx is not None:
+                entry.update(width=ctx.width, height=ctx.height)
+            summary["streams"].append(entry)
+    if not summary["streams"]:
+        return summary, "not a decodable media file (no audio or video stream found)"
     return summary, None
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from kernel.errors import InputError
+from collectors.options import Option, OptionSet
 
 DEFAULT_FORMAT = "bv*+ba/b"  # best quality; merged when video and audio come apart
 DEFAULT_MAX_ENTRIES = 20
@@ -20,53 +19,11 @@ LISTING_ORDERS = ("newest-first", "oldest-first")
 THUMBNAILS = ("best", "all", "none")
 
 
-def _bytes(name: str, value: Any) -> int | None:
-    """``500K``, ``2M``, ``1.5G`` or a number of bytes."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise InputError(f"option {name} must be a size such as 50M")
-    if isinstance(value, int | float):
-        if value <= 0:
-            raise InputError(f"option {name} must be positive")
-        return int(value)
-    from yt_dlp.utils import parse_bytes
-
-    parsed = parse_bytes(str(value).strip())
-    if not parsed or parsed <= 0:
-        raise InputError(f"option {name} must be a size such as 50M, not {value!r}")
-    return int(parsed)
-
-
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise InputError(f"option {name} must be true or false, not {value!r}")
-
-
-def _int(name: str, value: Any, minimum: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"option {name} must be a whole number, not {value!r}") from None
-    if isinstance(value, bool) or number < minimum:
-        raise InputError(f"option {name} must be a whole number of at least {minimum}")
-    return number
-
-
-def _float(name: str, value: Any, minimum: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"option {name} must be a number, not {value!r}") from None
-    if number < minimum:
-        raise InputError(f"option {name} must be at least {minimum}")
-    return number
+def _format(value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > 500 or not text.isprintable():
+        raise ValueError(value)
+    return text
 
 
 def _languages(value: Any) -> tuple[str, ...]:
@@ -78,7 +35,7 @@ def _languages(value: Any) -> tuple[str, ...]:
     elif isinstance(value, list | tuple):
         items = [str(v).strip() for v in value]
     else:
-        raise InputError("option subtitles must be all, none or a list of languages")
+        raise ValueError(value)
     items = [i for i in items if i]
     if items in (["none"], []):
         return ()
@@ -89,50 +46,33 @@ def _languages(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """What an analyst may set per video source (``witnessbox watch add --option K=V``)."""
+    """What an analyst may set per video source (``witnessbox watch add --option K=V``).
+
+    Defaults here; the rules and help are declared once in ``OPTIONS`` below.
+    """
 
     format: str = DEFAULT_FORMAT
-    rate_limit: int | None = None  # bytes per second
-    max_filesize: int | None = None  # bytes; default: the capture size limit in settings
-    cookies: str | None = None  # path to a Netscape cookies file; never recorded anywhere
+    rate_limit: int | None = None
+    max_filesize: int | None = None
+    cookies: str | None = None
     comments: bool = False
     subtitles: tuple[str, ...] = ("all", "-live_chat")
     auto_subtitles: bool = False
     thumbnails: str = "best"
     watch_page: bool = False
     max_entries: int = DEFAULT_MAX_ENTRIES
-    max_retries: int | None = None  # failed entries retried per run; default max_entries
-    max_attempts: int = 10  # an entry failing this often is left alone (reported, not retried)
-    listing: str = "newest-first"  # how the site lists entries when they carry no dates
-    refetch: bool = False  # download a single video again although it was captured before
-    backoff_seconds: float = 15.0  # first wait after HTTP 429; then x4
+    max_retries: int | None = None
+    max_attempts: int = 10
+    listing: str = "newest-first"
+    refetch: bool = False
+    backoff_seconds: float = 15.0
     backoff_retries: int = 2
     socket_timeout: float = 30.0
 
-    KEYS = {
-        "format": "format", "rate_limit": "rate_limit", "ratelimit": "rate_limit",
-        "max_filesize": "max_filesize", "max_size": "max_filesize", "cookies": "cookies",
-        "cookiefile": "cookies", "cookies_file": "cookies", "comments": "comments",
-        "subtitles": "subtitles", "auto_subtitles": "auto_subtitles",
-        "thumbnails": "thumbnails", "watch_page": "watch_page", "max_entries": "max_entries",
-        "max_retries": "max_retries", "max_attempts": "max_attempts", "listing": "listing",
-        "refetch": "refetch", "backoff_seconds": "backoff_seconds",
-        "backoff_retries": "backoff_retries", "socket_timeout": "socket_timeout",
-    }  # fmt: skip
-
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> VideoOptions:
-        values: dict[str, Any] = {}
-        for key, value in (raw or {}).items():
-            field = cls.KEYS.get(str(key).strip().lower().replace("-", "_"))
-            if field is None:
-                known = ", ".join(sorted({v for v in cls.KEYS.values()}))
-                raise InputError(f"unknown video option {key!r} (known: {known})")
-            values[field] = value
-        out: dict[str, Any] = {}
-        for name, value in values.items():
-            out[name] = _coerce(name, value)
-        return cls(**out)
+        """Typed options from ``source.options``; unknown keys are refused (``OptionError``)."""
+        return OPTIONS.build(raw)
 
     def public(self) -> dict[str, Any]:
         """The options as recorded in manifests: the cookies path never appears."""
@@ -140,44 +80,6 @@ class VideoOptions:
         data["cookies"] = bool(self.cookies)
         data["subtitles"] = list(self.subtitles)
         return data
-
-
-def _coerce(name: str, value: Any) -> Any:
-    if name == "format":
-        text = str(value).strip()
-        if not text or len(text) > 500:
-            raise InputError("option format must be a yt-dlp format selector")
-        return text
-    if name in ("rate_limit", "max_filesize"):
-        return _bytes(name, value)
-    if name == "cookies":
-        if value in (None, ""):
-            return None
-        path = Path(str(value)).expanduser()
-        if not path.is_file():
-            raise InputError("option cookies must name a readable cookies file")
-        return str(path.absolute())
-    if name in ("comments", "auto_subtitles", "watch_page", "refetch"):
-        return _bool(name, value)
-    if name == "subtitles":
-        return _languages(value)
-    if name == "thumbnails":
-        text = str(value).strip().lower()
-        if text not in THUMBNAILS:
-            raise InputError(f"option thumbnails must be one of {', '.join(THUMBNAILS)}")
-        return text
-    if name == "listing":
-        text = str(value).strip().lower()
-        if text not in LISTING_ORDERS:
-            raise InputError(f"option listing must be one of {', '.join(LISTING_ORDERS)}")
-        return text
-    if name in ("max_entries", "max_attempts"):
-        return _int(name, value, 1)
-    if name in ("max_retries", "backoff_retries"):
-        return None if value is None else _int(name, value, 0)
-    if name in ("backoff_seconds", "socket_timeout"):
-        return _float(name, value, 0.0)
-    raise InputError(f"unknown video option {name!r}")  # pragma: no cover
 
 
 def ytdlp_params(
@@ -255,3 +157,44 @@ OUTTMPL = {
     "pl_description": "playlist-description.%(ext)s",
     "pl_video": "playlist-video.%(ext)s",
 }
+
+
+OPTIONS = OptionSet(
+    "video",
+    VideoOptions,
+    [
+        Option("format", "text", "yt-dlp format selector (default: best quality; separate "
+               "streams merged, originals kept)", parser=_format,
+               allowed_text="a yt-dlp format selector (at most 500 characters)"),
+        Option("rate_limit", "size", "download speed cap (bytes per second)",
+               aliases=("ratelimit",), nullable=True),
+        Option("max_filesize", "size", "larger media are skipped (item `skipped`, capture "
+               "`partial`) and left alone until the limit is raised", aliases=("max_size",),
+               nullable=True, default_text="the capture limit, 2 GiB"),
+        Option("cookies", "path", "a Netscape cookies file, for logged-in or age-gated "
+               "content; yt-dlp works on a copy, and the path and its content never appear in "
+               "manifests or logs (the manifest says `cookies: true`)",
+               aliases=("cookiefile", "cookies_file"), nullable=True, secret=True),
+        Option("comments", "bool", "also fetch the comments (`comments.json`)"),
+        Option("subtitles", "list", "subtitle languages kept (live chat excluded)",
+               parser=_languages, allowed_text="`all`, `none` or languages such as `en,fr`"),
+        Option("auto_subtitles", "bool", "also the platform's automatic captions"),
+        Option("thumbnails", "choice", "which thumbnails to keep", choices=THUMBNAILS),
+        Option("watch_page", "bool", "also capture the watch page as WARC/WACZ through the web "
+               "collector (one browser per run)"),
+        Option("max_entries", "int", "new playlist entries downloaded per run", minimum=1),
+        Option("max_retries", "int", "failed entries retried per run", minimum=0,
+               nullable=True, default_text="`max_entries`"),
+        Option("max_attempts", "int", "an entry failing this often is reported and no longer "
+               "retried", minimum=1),
+        Option("listing", "choice", "how the site lists entries when they carry no dates",
+               choices=LISTING_ORDERS),
+        Option("refetch", "bool", "download a single video again although it was captured "
+               "before"),
+        Option("backoff_seconds", "float", "first wait after HTTP 429, then x4", minimum=0),
+        Option("backoff_retries", "int", "retries after HTTP 429 before the source is deferred",
+               minimum=0),
+        Option("socket_timeout", "float", "seconds without data before a connection fails",
+               minimum=0),
+    ],
+)  # fmt: skip

@@ -13,7 +13,7 @@ and left to go idle within bounds, and the result is written as:
   linked to its WARC record and page.
 
 Source options (``witnessbox watch add ... --option key=value``) may override any field of
-``WebOptions``, e.g. ``pdf=true`` or ``max_response_bytes=10000000``.
+``WebOptions`` (declared in ``collectors.web.options``), e.g. ``pdf=true``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 from collectors.base import CollectContext, CollectedCapture, Collector, SourceRef
 from collectors.web.browser import BrowserHost
 from collectors.web.gate import PolicyGate
-from collectors.web.options import WebOptions, launch_args
-from kernel.errors import PolicyError
+from collectors.web.options import OPTIONS, WebOptions, launch_args
+from kernel.errors import InputError, PolicyError
+from kernel.urls import normalise_url
 
 log = logging.getLogger("witnessbox.web")
 VERSION = "1.0"
@@ -44,6 +45,25 @@ def _version(package: str) -> str:
 
 class WebCollector(Collector):
     name = "web"
+    kind = "web"
+    title = "web page"
+    every = 86400
+    pool = "witnessbox_web"
+    pool_slots = 2
+    pool_note = "browser captures"
+    dag_every = 5 * 60
+    generic = True  # any http(s) URL no other collector claims
+    options = OPTIONS
+    settings_used = (
+        "chromium", "operator", "user_agent", "max_response_bytes", "max_capture_bytes",
+    )  # fmt: skip
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        try:
+            return urlsplit(normalise_url(url)).scheme in ("http", "https")
+        except InputError:
+            return False
 
     def __init__(self, executable: str | None = None) -> None:
         self._executable = executable

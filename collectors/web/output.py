@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from collectors.base import StagedArtifact
+from collectors.base import StagedArtifact, http_reason
 from collectors.formats.wacz import WaczPage, write_wacz
 from collectors.formats.warc import CaptureWarcWriter, HttpExchange, archive_response_headers
 from collectors.web.gate import PolicyGate
+from collectors.web.hops import Hop
 from collectors.web.options import WebOptions
 from collectors.web.page import PageRecording
-from collectors.web.recorder import Hop
-from kernel.ids import from_epoch, isoformat
+from collectors.web.page_info import build_page_info, remote_addresses, tls_facts
 
 WARC_NAME = "capture.warc.gz"
 WACZ_NAME = "capture.wacz"
@@ -61,12 +61,6 @@ class CaptureOutput:
     page_info: dict[str, Any]
     network: dict[str, Any]
     platform: dict[str, Any] = field(default_factory=dict)
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return isoformat(from_epoch(epoch))
 
 
 def _media_type(hop: Hop) -> str:
@@ -262,7 +256,7 @@ def write_outputs(
             )
 
         status, reasons = _status(rec, gate, main_final)
-        page_info = _page_info(
+        page_info = build_page_info(
             rec,
             gate,
             options,
@@ -311,8 +305,8 @@ def write_outputs(
 
     network = {
         "resolved": gate.resolved,
-        "remote_addresses": _remote_addresses(rec),
-        "tls": _tls(rec),
+        "remote_addresses": remote_addresses(rec),
+        "tls": tls_facts(rec),
         "refused": [r.as_dict() for r in gate.refusals],
         "policy_violations": gate.violations,
     }
@@ -331,6 +325,8 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
     if not rec.committed or main_final is None or main_final.status is None:
         reasons.append(f"the page did not load: {rec.navigation_error or 'no main document'}")
         return "failed", reasons
+    if main_final.status >= 400:  # kept: the answer is evidence of the disappearance
+        reasons.append(http_reason(main_final.status, main_final.status_text))
     if not rec.load_finished:
         reasons.append("the page did not finish loading (no load event) within the load timeout")
     if not rec.network_idle:
@@ -352,112 +348,6 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
     for problem in rec.problems:
         if problem.startswith(("screenshot", "viewport screenshot", "DOM", "PDF")):
             reasons.append(f"snapshot step failed: {problem}")
+    if main_final.status >= 400:
+        return "failed", reasons
     return ("partial" if reasons else "complete"), reasons
-
-
-def _remote_addresses(rec: PageRecording) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for hop in rec.hops:
-        if hop.remote_ip:
-            origin = "/".join(hop.url.split("/")[:3])
-            out.setdefault(
-                origin, f"{hop.remote_ip}:{hop.remote_port}" if hop.remote_port else hop.remote_ip
-            )
-    return out
-
-
-def _tls(rec: PageRecording) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for origin, details in rec.security.items():
-        keep = {
-            k: details.get(k)
-            for k in (
-                "protocol",
-                "keyExchange",
-                "keyExchangeGroup",
-                "cipher",
-                "mac",
-                "subjectName",
-                "sanList",
-                "issuer",
-                "validFrom",
-                "validTo",
-                "certificateTransparencyCompliance",
-                "serverSignatureAlgorithm",
-                "encryptedClientHello",
-            )
-            if details.get(k) not in (None, "")
-        }
-        for key in ("validFrom", "validTo"):
-            if isinstance(keep.get(key), int | float):
-                keep[key] = _iso(keep[key])
-        keep["certificate_chain_der_base64"] = rec.certificates.get(origin, [])
-        out[origin] = keep
-    return out
-
-
-def _page_info(
-    rec: PageRecording,
-    gate: PolicyGate,
-    options: WebOptions,
-    main_chain: list[Hop],
-    exchanges: list[dict[str, Any]],
-    not_captured: list[dict[str, Any]],
-    media: list[dict[str, Any]],
-    renamed: list[str],
-    status: str,
-    reasons: list[str],
-    tools: dict[str, str],
-    capture_id: str,
-    resource_ids: dict[str, str],
-) -> dict[str, Any]:
-    timings = {k: _iso(v) if isinstance(v, float) else v for k, v in rec.timings.items()}
-    return {
-        "capture_id": capture_id,
-        "requested_url": rec.requested_url,
-        "final_url": rec.final_url,
-        "title": rec.title,
-        "status": status,
-        "reasons": reasons,
-        "redirect_chain": [
-            {"url": h.url, "status": h.status, "location": h.location, "remote_ip": h.remote_ip}
-            for h in main_chain
-        ],
-        "viewport": rec.viewport,
-        "user_agent": rec.user_agent,
-        "browser": f"Chromium {rec.browser_version}",
-        "tools": tools,
-        "timings": timings,
-        "load_event": rec.load_finished,
-        "network_idle": rec.network_idle,
-        "inflight_at_end": rec.inflight_at_end,
-        "scroll": rec.scroll,
-        "navigation_error": rec.navigation_error,
-        "limits": {
-            "max_response_bytes": options.max_response_bytes,
-            "max_capture_bytes": options.max_capture_bytes,
-            "load_timeout_s": options.load_timeout_s,
-            "idle_quiet_ms": options.idle_quiet_ms,
-            "idle_max_s": options.idle_max_s,
-            "scroll_max_steps": options.scroll_max_steps,
-        },
-        "stored_bytes": rec.stored_bytes,
-        "tls": _tls(rec),
-        "remote_addresses": _remote_addresses(rec),
-        "resolved": gate.resolved,
-        "refused": [r.as_dict() for r in gate.refusals],
-        "policy_violations": gate.violations,
-        "not_captured": not_captured,
-        "problems": rec.problems,
-        "websockets_not_archived": rec.websockets,
-        "decoded_bodies": {
-            "note": "bodies are stored as the browser decoded them; original encoding headers "
-            "are kept as X-Archive-Orig-* in each response record",
-            "renamed_headers": renamed,
-        },
-        "redirect_bodies": "the browser does not expose redirect response bodies: "
-        "redirect records hold headers only",
-        "exchanges": exchanges,
-        "media": media,
-        "snapshots": resource_ids,
-    }

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from collectors.web.gate import PolicyGate
+from collectors.web.hops import Hop, Limits
 from collectors.web.options import WebOptions
-from collectors.web.recorder import Hop, Limits, NetworkRecorder
+from collectors.web.recorder import NetworkRecorder
 
 log = logging.getLogger("witnessbox.web.page")
 

@@ -26,100 +26,23 @@ import base64
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collectors.web.gate import PolicyGate
+from collectors.web.hops import (
+    Hop,
+    Limits,
+    NetHop,
+    apply_raw_response,
+    header_int,
+    headers_list,
+    request_body,
+)
 
 log = logging.getLogger("witnessbox.web.recorder")
 SPOOL_IN_MEMORY = 2 << 20
 STREAM_READ = 1 << 20
-REDIRECT_CODES = (301, 302, 303, 307, 308)
-
-
-@dataclass
-class Hop:
-    """One request on the wire (a redirect chain has one hop per redirect) and its response."""
-
-    key: str  # the Network request id (shared by a redirect chain's hops)
-    seq: int  # order in which requests left the page
-    url: str
-    method: str
-    resource_type: str
-    started: float  # epoch seconds
-    request_headers: list[tuple[str, str]]
-    post_data: bytes | None = None
-    blocked: str | None = None
-    status: int | None = None
-    status_text: str = ""
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    body: Any = None  # a SpooledTemporaryFile with the stored payload
-    body_size: int = 0
-    truncated: str | None = None  # length | time | unspecified
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None  # the request failed (no response)
-    done: bool = False
-    # from the Network domain
-    remote_ip: str | None = None
-    remote_port: int | None = None
-    protocol: str | None = None
-    security: dict[str, Any] | None = None
-    raw_request_headers: list[tuple[str, str]] | None = None
-    raw_response_headers: list[tuple[str, str]] | None = None  # with Set-Cookie, in wire order
-    http_version: str | None = None  # from the raw status line (HTTP/1.x only)
-    from_cache: bool = False
-
-    @property
-    def is_redirect(self) -> bool:
-        return self.status in REDIRECT_CODES and any(
-            n.lower() == "location" for n, _ in self.response_headers
-        )
-
-    @property
-    def location(self) -> str | None:
-        for name, value in self.response_headers:
-            if name.lower() == "location":
-                return value
-        return None
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.response_headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
-
-@dataclass
-class _NetHop:
-    url: str
-    response: dict[str, Any] | None = None
-
-
-@dataclass
-class Limits:
-    max_response_bytes: int
-    max_capture_bytes: int
-
-
-def _headers_list(raw: Any) -> list[tuple[str, str]]:
-    """CDP headers (a dict with newline-joined repeats, or a name/value list) as a list."""
-    if isinstance(raw, list):
-        return [(h["name"], h["value"]) for h in raw]
-    out: list[tuple[str, str]] = []
-    for name, value in (raw or {}).items():
-        for part in str(value).split("\n"):
-            out.append((name, part))
-    return out
-
-
-def _post_data(request: dict[str, Any]) -> bytes | None:
-    entries = request.get("postDataEntries")
-    if entries:
-        return b"".join(base64.b64decode(e.get("bytes", "")) for e in entries)
-    if request.get("postData") is not None:
-        return str(request["postData"]).encode("utf-8")
-    return None
 
 
 class NetworkRecorder:
@@ -131,7 +54,7 @@ class NetworkRecorder:
         self.hops: list[Hop] = []
         self._by_fetch: dict[str, Hop] = {}  # Fetch request id -> hop (request stage onwards)
         self._chains: dict[str, list[Hop]] = {}  # network id -> hops in order
-        self._net: dict[str, list[_NetHop]] = {}  # network id -> Network's view of the hops
+        self._net: dict[str, list[NetHop]] = {}  # network id -> Network's view of the hops
         self._req_extra: dict[str, list[list[tuple[str, str]]]] = {}
         self._resp_extra: dict[str, list[dict[str, Any]]] = {}
         self._inflight: dict[str, str] = {}  # network id -> url
@@ -214,8 +137,8 @@ class NetworkRecorder:
             method=request.get("method", "GET"),
             resource_type=p.get("resourceType", ""),
             started=time.time(),
-            request_headers=_headers_list(request.get("headers")),
-            post_data=_post_data(request),
+            request_headers=headers_list(request.get("headers")),
+            post_data=request_body(request),
         )
         if hop.post_data is None and request.get("hasPostData"):
             got = await self.send_quiet("Network.getRequestPostData", {"requestId": key})
@@ -257,8 +180,8 @@ class NetworkRecorder:
             method=p["request"].get("method", "GET"),
             resource_type=p.get("resourceType", ""),
             started=time.time(),
-            request_headers=_headers_list(p["request"].get("headers")),
-            post_data=_post_data(p["request"]),
+            request_headers=headers_list(p["request"].get("headers")),
+            post_data=request_body(p["request"]),
         )
         self.hops.append(hop)
         self._chains.setdefault(key, []).append(hop)
@@ -274,7 +197,7 @@ class NetworkRecorder:
             return
         hop.status = int(p["responseStatusCode"])
         hop.status_text = p.get("responseStatusText") or ""
-        hop.response_headers = _headers_list(p.get("responseHeaders") or [])
+        hop.response_headers = headers_list(p.get("responseHeaders") or [])
         if hop.is_redirect or hop.method == "HEAD" or hop.status in (204, 304):
             hop.done = True
             await self.send_quiet("Fetch.continueRequest", {"requestId": fetch_id})
@@ -288,7 +211,7 @@ class NetworkRecorder:
             await self.send_quiet("Fetch.continueRequest", {"requestId": fetch_id})
             return
         limit = min(self.limits.max_response_bytes, budget)
-        declared = _int(hop.header("content-length"))
+        declared = header_int(hop.header("content-length"))
         if declared is not None and declared > limit:
             await self._read_prefix(hop, fetch_id, limit)
         else:
@@ -361,10 +284,10 @@ class NetworkRecorder:
         if p.get("redirectResponse") and hops:
             hops[-1].response = p["redirectResponse"]
             self._note_security(p["redirectResponse"])
-        hops.append(_NetHop(url=p["request"]["url"]))
+        hops.append(NetHop(url=p["request"]["url"]))
 
     def _on_request_extra(self, p: dict[str, Any]) -> None:
-        self._req_extra.setdefault(p["requestId"], []).append(_headers_list(p.get("headers")))
+        self._req_extra.setdefault(p["requestId"], []).append(headers_list(p.get("headers")))
 
     def _on_response_extra(self, p: dict[str, Any]) -> None:
         self._resp_extra.setdefault(p["requestId"], []).append(p)
@@ -456,7 +379,7 @@ class NetworkRecorder:
                     pending.pop(0)
                 if not pending:
                     break
-                _apply_raw_response(hop, pending.pop(0))
+                apply_raw_response(hop, pending.pop(0))
             for hop in hops:
                 match = next((i for i, n in enumerate(net) if n.url == hop.url), None)
                 if match is None:
@@ -472,34 +395,3 @@ class NetworkRecorder:
                     hop.from_cache = hop.from_cache or bool(
                         response.get("fromDiskCache") or response.get("fromPrefetchCache")
                     )
-
-
-def _apply_raw_response(hop: Hop, extra: dict[str, Any]) -> None:
-    """Use the headers as they came off the wire: exact text for HTTP/1.x, else the raw list."""
-    text = extra.get("headersText")
-    if text:
-        lines = text.split("\r\n")
-        status_line = lines[0].split(" ", 2)
-        if status_line[0].startswith("HTTP/1."):
-            hop.http_version = status_line[0]
-            if len(status_line) > 2:
-                hop.status_text = status_line[2]
-        headers = []
-        for line in lines[1:]:
-            if not line:
-                continue
-            name, sep, value = line.partition(":")
-            if sep:
-                headers.append((name, value.strip()))
-        hop.raw_response_headers = headers
-    elif extra.get("headers"):
-        hop.raw_response_headers = _headers_list(extra["headers"])
-
-
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip().split(",")[0])
-    except ValueError:
-        return None

@@ -44,26 +44,48 @@ def seal_new_captures() -> dict[str, Any]:
 
 
 def audit_fixity(sample: int) -> dict[str, Any]:
-    """Re-read and check ``sample`` random captures (0: all); fail naming each problem."""
+    """Re-read and check ``sample`` random captures (0: all) on every copy; with the setting
+    ``auto_repair`` rewrite damaged copies from good ones; fail naming what is left.
+
+    The same checks as ``witnessbox verify``: fixity, signatures, seals, S3 retention of
+    every object in scope and the custody ledger's chain.
+    """
     from kernel.errors import IntegrityError
     from preservation.custody.audit import run_audit
 
     with WitnessboxHook(run_context()) as hook:
-        report = run_audit(hook.get_conn(), sample=sample or None, capture_id=None)
+        rt = hook.get_conn()
+        if rt.replicator is not None:  # replicas catch up first: what is queued is not damage
+            rt.replicator.drain(force=True)
+        report = run_audit(rt, sample=sample or None, capture_id=None)
+        left = [str(p) for p in report.problems]
+        repairs: list[dict[str, Any]] = []
+        if not report.ok and rt.settings.auto_repair:
+            from preservation.custody.repair import repair, unrepaired
+
+            done = repair(rt, report)
+            repairs = [fix.as_dict() for fix in done]
+            left = unrepaired(report, done)
+            for fix in done:
+                log.warning("repaired %s on %s: %s", fix.key, fix.copy, fix.note or fix.error)
     summary = {
         "scope": report.scope,
         "captures": len(report.captures),
         "blobs": report.blobs,
         "bytes": report.bytes,
         "ok": report.ok,
+        "retention": report.retention,
+        "ledger": report.ledger,
         "problems": [str(p) for p in report.problems],
         "ledger_entry": report.ledger_seq,
+        "repairs": repairs,
     }
-    if not report.ok:
-        for problem in report.problems:
+    if left:
+        for problem in left:
             log.error("FAIL %s", problem)
         raise IntegrityError(
-            f"fixity audit found {len(report.problems)} problem(s)", details=report.problems
+            f"fixity audit found {len(report.problems)} problem(s), {len(left)} not repaired",
+            details=report.problems,
         )
     return summary
 

@@ -13,7 +13,7 @@ from typing import Any
 from airflow.sdk import dag, get_current_context, task
 
 from witnessbox_airflow.hooks import WitnessboxHook
-from witnessbox_airflow.kinds import POOLS, schedule_for
+from witnessbox_airflow.kinds import POOLS, queue_for, schedule_for
 
 MAX_SOURCES_PER_RUN = 500
 #: What every witnessbox DAG shares: no backfill of missed runs, one run at a time.
@@ -38,7 +38,7 @@ def run_context() -> dict[str, Any]:
 
 
 def find_due_sources(kind: str) -> list[str]:
-    from preservation.pipeline import due_source_ids
+    from preservation.runner import due_source_ids
 
     with WitnessboxHook(run_context()) as hook:
         return due_source_ids(hook.get_conn(), kind, MAX_SOURCES_PER_RUN)
@@ -46,12 +46,13 @@ def find_due_sources(kind: str) -> list[str]:
 
 def capture_one(source_id: str) -> dict[str, Any]:
     from kernel.errors import CollectionError
-    from preservation.pipeline import capture_source_id
+    from preservation.runner import capture_source_id
 
     with WitnessboxHook(run_context()) as hook:
         outcome = capture_source_id(hook.get_conn(), source_id)
     if outcome is None:
-        return {"source_id": source_id, "status": "skipped", "reasons": ["no longer active"]}
+        reason = "no longer active or due, or claimed by another worker"
+        return {"source_id": source_id, "status": "skipped", "reasons": [reason]}
     if outcome.status == "failed":  # recorded already; raising lets Airflow retry with backoff
         raise CollectionError(
             f"{source_id}: {'; '.join(outcome.reasons)} (capture {outcome.capture_id})"
@@ -85,6 +86,7 @@ def collection_dag(kind: str, schedule: timedelta | None = None) -> Any:
         @task(
             task_id="capture",
             pool=pool,
+            queue=queue_for(kind),  # Celery: only workers listening on it take the capture
             retries=3,
             retry_delay=timedelta(minutes=2),
             retry_exponential_backoff=2.0,

@@ -13,6 +13,7 @@ Connections:
   schema = bucket, extra ``{"secure": false, "region": "...", "prefix": "..."}``.
 - ``witnessbox_telegram``: login = api_id, password = api_hash, extra ``{"session": "..."}``.
 - ``witnessbox_signing``: password = the Ed25519 private key (PEM).
+- ``witnessbox_kek``: password = the key-encryption key of encrypted replicas.
 
 Variables ``witnessbox_<setting>`` (e.g. ``witnessbox_retention_days``) override settings.
 A connection or variable that is not defined falls back to the environment; a secrets
@@ -36,6 +37,7 @@ from kernel.settings import Settings, load_settings
 S3_CONN_ID = "witnessbox_s3"
 TELEGRAM_CONN_ID = "witnessbox_telegram"
 SIGNING_CONN_ID = "witnessbox_signing"
+KEK_CONN_ID = "witnessbox_kek"  # password: the replicas' key-encryption key (base64 or hex)
 VARIABLE_PREFIX = "witnessbox_"
 
 
@@ -119,6 +121,9 @@ def airflow_overrides(
     signing = connection(signing_conn_id)
     if signing is not None and signing.password:
         overrides["signing_key_pem"] = signing.password  # the Ed25519 private key, PEM
+    kek = connection(KEK_CONN_ID)
+    if kek is not None and kek.password:
+        overrides["kek"] = kek.password
     for name, spec in Settings.__dataclass_fields__.items():
         if "secret" in spec.metadata:
             continue  # secrets only from connections or the environment

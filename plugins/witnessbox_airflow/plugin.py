@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from witnessbox_airflow import search_ui, ui
 from witnessbox_airflow.ui import app
+
+app.include_router(search_ui.build_router(ui.current_user, ui.page, ui._runtime, ui.rows))
 
 
 class WitnessboxPlugin(AirflowPlugin):
@@ -28,6 +31,20 @@ class WitnessboxPlugin(AirflowPlugin):
             "destination": "nav",
             "category": "witnessbox",
             "url_route": "witnessbox-captures",
+        },
+        {
+            "name": "Search",
+            "href": "/witnessbox/search",
+            "destination": "nav",
+            "category": "witnessbox",
+            "url_route": "witnessbox-search",
+        },
+        {
+            "name": "Changes",
+            "href": "/witnessbox/changes",
+            "destination": "nav",
+            "category": "witnessbox",
+            "url_route": "witnessbox-changes",
         },
         {
             "name": "Audit",

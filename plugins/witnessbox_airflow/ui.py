@@ -17,7 +17,9 @@ from typing import Any
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from collectors.registry import KINDS
 from witnessbox_airflow.hooks import WitnessboxHook
+from witnessbox_airflow.search_ui import search_box
 
 RESOURCE = "witnessbox"
 app = FastAPI(title="witnessbox", docs_url=None, redoc_url=None, openapi_url=None)
@@ -79,7 +81,8 @@ input,select{margin:.2rem}
 def page(title: str, body: str) -> HTMLResponse:
     nav = "".join(
         f'<a href="{href}">{name}</a>'
-        for name, href in (("Watchlist", "watchlist"), ("Captures", "captures"), ("Audit", "audit"))
+        for name, href in (("Watchlist", "watchlist"), ("Captures", "captures"),
+                           ("Search", "search"), ("Changes", "changes"), ("Audit", "audit"))
     )
     html = (
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -150,12 +153,14 @@ def watchlist_page(user: dict = Depends(current_user)) -> HTMLResponse:
     form = (
         f'<form method="post" action="watchlist"><input type="hidden" name="csrf" value="{csrf}">'
         '<input name="url" placeholder="URL or @channel" size="50" required>'
-        '<select name="kind"><option value="">kind: infer</option><option>web</option>'
-        "<option>video</option><option>telegram</option></select>"
+        '<select name="kind"><option value="">kind: infer</option>'
+        + "".join(f"<option>{e(k)}</option>" for k in KINDS)
+        + "</select>"
         '<input name="every" placeholder="every (6h)" size="8">'
         '<input name="case" placeholder="case">'
         '<input name="tags" placeholder="tags, comma-separated">'
         '<input name="note" placeholder="note">'
+        '<input name="options" placeholder="options: key=value ..." size="24">'
         "<button>Watch</button></form>"
     )
     table = rows(
@@ -173,8 +178,10 @@ def watchlist_add(
     case: str = Form(""),
     tags: str = Form(""),
     note: str = Form(""),
+    options: str = Form(""),
     csrf: str = Form(""),
 ) -> Any:
+    from collectors.registry import parse_line
     from kernel.errors import InputError
     from preservation.catalogue import watchlist
 
@@ -189,6 +196,7 @@ def watchlist_add(
             tags=[t for t in tags.split(",") if t.strip()],
             case=case,
             note=note,
+            options=parse_line(options),
         )
         watchlist.add_source(rt.catalogue, spec, f"airflow:{user['name']}", rt.clock())
     except InputError as exc:
@@ -256,7 +264,7 @@ def captures_page(
     form = (
         '<form method="get" action="captures"><input name="case" placeholder="case">'
         '<input name="source" placeholder="source id"><button>Filter</button></form>'
-    )
+    ) + search_box()  # full-text search (search_ui)
     return page(
         "Captures",
         form
@@ -295,8 +303,10 @@ def capture_page(capture_id: str, user: dict = Depends(current_user)) -> HTMLRes
         ["Name", "Role", "Type", "Bytes", "SHA-256", "MD5"],
     )
     manifest = rt.store.read_bytes(c["manifest_key"]).decode("utf-8", "replace")
+    replay = ('<p><a href="../replay/' + e(capture_id) + '">Replay the archived page</a></p>'
+              if any(a["role"] == "wacz" for a in c["artifacts"]) else "")  # fmt: skip
     body = (
-        f"{facts}{reasons}<h2>Artifacts</h2>{artifacts}"
+        f"{facts}{reasons}{replay}<h2>Artifacts</h2>{artifacts}"
         f"<h2>Manifest</h2><pre><code>{e(manifest)}</code></pre>"
     )
     return page(f"Capture {capture_id}", body)
@@ -322,8 +332,11 @@ def api_custody(user: dict = Depends(current_user)) -> JSONResponse:
 def _custody() -> dict[str, Any]:
     """How much of the archive is sealed, and where the custody ledger stands."""
     from preservation.queries import custody_summary
+    from preservation.staging import sweep
 
-    return custody_summary(_runtime().catalogue)
+    rt = _runtime()
+    staged = len(sweep(rt, remove_empty=False))
+    return {**custody_summary(rt.catalogue), "interrupted_in_staging": staged}
 
 
 @app.get("/audit", response_class=HTMLResponse)
@@ -343,7 +356,8 @@ def audit_page(user: dict = Depends(current_user)) -> HTMLResponse:
         f"<p>{e(custody['captures'])} captures: {e(custody['sealed'])} sealed with a trusted "
         f"timestamp, {e(custody['unsealed'])} waiting for the next seal. Custody ledger: "
         f"{e(custody['ledger_head'])} entries, last {e(custody['ledger_last_event'] or '-')} "
-        f"at {e((custody['ledger_last_at'] or '-')[:19])}.</p>"
+        f"at {e((custody['ledger_last_at'] or '-')[:19])}. Interrupted captures in staging: "
+        f"{e(custody['interrupted_in_staging'])} (<code>witnessbox staging list</code>).</p>"
         "<p>Fixity audits re-read every blob and check digests, signatures and timestamps "
         "(<code>witnessbox verify --all</code>, or the <code>witnessbox_fixity_audit</code> "
         "DAG).</p>"

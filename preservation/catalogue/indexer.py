@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collectors import registry
+from kernel.errors import InputError
 from kernel.ids import parse_time
-from kernel.schedule import DEFAULT_BY_KIND
 from preservation.catalogue.live_index import LiveSimilarityIndex
 from preservation.catalogue.models import (
     Artifact,
@@ -38,6 +39,14 @@ def _hash_prefix(value: str, bits: int) -> int:
         return 0
 
 
+def _default_interval(kind: str) -> int:
+    """The kind's declared default; a day for a kind this installation has no collector for."""
+    try:
+        return registry.default_interval(kind)
+    except InputError:
+        return 86400
+
+
 def _ensure_source(session: Session, info: dict[str, Any], now: datetime) -> Source:
     source = session.get(Source, info["id"])
     if source is None:  # restored from a manifest: the watchlist row was lost
@@ -45,7 +54,7 @@ def _ensure_source(session: Session, info: dict[str, Any], now: datetime) -> Sou
             id=info["id"],
             kind=info["kind"],
             url=info["url"],
-            schedule_seconds=DEFAULT_BY_KIND[info["kind"]],
+            schedule_seconds=_default_interval(info["kind"]),
             tags=list(info.get("tags") or []),
             case_id=info.get("case"),
             note=info.get("note"),

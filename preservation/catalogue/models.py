@@ -82,6 +82,9 @@ class Source(Base):
     last_capture_at: Mapped[datetime | None]
     last_status: Mapped[str | None] = mapped_column(String(16))
     next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: the worker capturing it now, and until when (see preservation/catalogue/leases.py)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
 
     cursors: Mapped[list[Cursor]] = relationship(back_populates="source", cascade="all")
 

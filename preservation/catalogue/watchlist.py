@@ -7,23 +7,20 @@ source only stops collecting it: its captures are evidence and stay.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collectors import registry
 from kernel.errors import InputError
 from kernel.ids import isoformat, short_id
 from kernel.netpolicy import NetworkPolicy
-from kernel.schedule import DEFAULT_BY_KIND, format_interval, parse_interval
-from kernel.urls import normalise_source, url_host
+from kernel.schedule import format_interval, parse_interval
+from kernel.urls import url_host
 from preservation.catalogue.models import Capture, Catalogue, Source
 
 _TAG = re.compile(r"^[\w][\w .:/+-]{0,63}$", re.UNICODE)
@@ -69,9 +66,12 @@ def validate_entry(
 ) -> SourceSpec:
     if not isinstance(url, str):
         raise InputError("URL must be text")
-    kind, normalised = normalise_source(url, kind)
+    kind, normalised = registry.normalise_source(url, kind)
     policy.check_source_host(url_host(normalised))
-    schedule = parse_interval(every) if every else DEFAULT_BY_KIND[kind]
+    schedule = parse_interval(every) if every else registry.default_interval(kind)
+    if options is not None and not isinstance(options, dict):
+        raise InputError("options must be an object of KEY: VALUE pairs")
+    registry.check_options(kind, options)
     clean_tags: list[str] = []
     for tag in tags:
         tag = tag.strip()
@@ -191,87 +191,6 @@ def source_dict(source: Source) -> dict[str, Any]:
     }
 
 
-# -- import / export ------------------------------------------------------------------------
-def _rows_from_file(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if not all(isinstance(r, dict) for r in rows):
-            raise InputError(f"{path}: a JSON watchlist is an array of objects")
-        return rows
-    first = stripped.splitlines()[0] if stripped else ""
-    if first.lower().startswith("url") and ("," in first or "\t" in first):
-        dialect = "excel-tab" if "\t" in first else "excel"
-        return [dict(r) for r in csv.DictReader(io.StringIO(stripped), dialect=dialect)]
-    return [
-        {"url": line.strip()}
-        for line in text.splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-
-
-def _tags_of(row: dict[str, Any]) -> list[str]:
-    tags = row.get("tags") or []
-    if isinstance(tags, str):
-        tags = [t for t in re.split(r"[;|]", tags) if t.strip()]
-    return list(tags)
-
-
-@dataclass
-class ImportReport:
-    added: list[Source]
-    skipped: list[tuple[str, str]]  # (url, existing id)
-
-
-def import_sources(
-    catalogue: Catalogue, path: Path, policy: NetworkPolicy, added_by: str, now: datetime
-) -> ImportReport:
-    """All or nothing: every row is validated before any is written."""
-    rows = _rows_from_file(path)
-    if not rows:
-        raise InputError(f"{path}: no entries")
-    specs: list[SourceSpec] = []
-    problems: list[str] = []
-    for number, row in enumerate(rows, start=1):
-        try:
-            specs.append(
-                validate_entry(
-                    row.get("url", ""),
-                    policy,
-                    kind=row.get("kind") or None,
-                    every=row.get("every") or None,
-                    tags=_tags_of(row),
-                    case=row.get("case"),
-                    note=row.get("note"),
-                    options=row.get("options") if isinstance(row.get("options"), dict) else None,
-                )
-            )
-        except InputError as exc:
-            problems.append(f"entry {number}: {exc}")
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise InputError(f"{path}: {problems[0]}{more}; nothing imported")
-    report = ImportReport([], [])
-    with catalogue.session.begin() as session:
-        seen: set[tuple[str, str]] = set()
-        for spec in specs:
-            existing = find_source(session, spec.kind, spec.url)
-            if existing is not None or (spec.kind, spec.url) in seen:
-                report.skipped.append((spec.url, existing.id if existing else "(repeated in file)"))
-                continue
-            seen.add((spec.kind, spec.url))
-            report.added.append(insert_source(session, spec, added_by, now))
-    return report
-
-
+# -- export ---------------------------------------------------------------------------------
 def export_sources(catalogue: Catalogue) -> list[dict[str, Any]]:
     return [source_dict(s) for s in list_sources(catalogue, include_removed=True)]

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from collectors.registry import KINDS, tick_warning
+from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
-from kernel.schedule import tick_warning
 from preservation.presentation import CAPTURE_FACTS, STATUSES
-
-KINDS = ("web", "video", "telegram")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -76,7 +75,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source")
     p.add_argument("--case")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--limit", type=positive_int, help="only the newest N")
     p.set_defaults(handler=cmd_captures)
 
     p = sub.add_parser("show", parents=[common], help="show one capture and its artifacts")
@@ -88,21 +87,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_reindex)
 
 
+def bounded_int(low: int, high: int | None = None) -> Any:
+    """An argparse type: a whole number from ``low`` to ``high``, refused otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"{low} or more" if high is None else f"{low} to {high}"
+            raise argparse.ArgumentTypeError(f"{text} is not allowed: give {allowed}")
+        return value
+
+    return parse
+
+
+positive_int = bounded_int(1)
+
+
 def _need_action(parser: argparse.ArgumentParser) -> int:
     raise InputError(f"{parser.prog}: choose an action (see --help)")
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"bad option {pair!r}: use KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
 
 
 def _entry(args: argparse.Namespace, rt: Any, every: str | None = None) -> Any:
@@ -215,9 +220,10 @@ def cmd_watch_state(args: argparse.Namespace, app: Any) -> int:
 
 def cmd_watch_import(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
+    from preservation.catalogue.importing import import_sources
 
     rt = app.runtime
-    report = watchlist.import_sources(
+    report = import_sources(
         rt.catalogue, args.file, rt.policy, app.settings.operator, rt.clock()
     )
     data = {
@@ -267,7 +273,8 @@ def _print_outcome(outcome: Any) -> None:
 def cmd_capture(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
     from preservation.catalogue.models import Source
-    from preservation.pipeline import capture_source, resume_pending
+    from preservation.pipeline import resume_pending
+    from preservation.runner import capture_source
 
     rt = app.runtime
     spec = _entry(args, rt)
@@ -288,7 +295,7 @@ def cmd_capture(args: argparse.Namespace, app: Any) -> int:
 
 
 def cmd_run(args: argparse.Namespace, app: Any) -> int:
-    from preservation.pipeline import run_due
+    from preservation.runner import run_due
 
     outcomes, errors = run_due(app.runtime, kind=args.kind, source_id=args.source)
 

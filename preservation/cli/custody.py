@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import InputError
+from preservation.cli.core import positive_int
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -18,8 +19,25 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("capture_id", nargs="?", help="one capture (default: needs --all)")
     p.add_argument("--all", action="store_true", help="every capture in the store")
-    p.add_argument("--sample", type=int, metavar="N", help="N captures chosen at random")
-    p.add_argument("--workers", type=int, default=2, help="blob re-read threads (default 2)")
+    p.add_argument("--sample", type=positive_int, metavar="N", help="N captures chosen at random")
+    p.add_argument(
+        "--workers", type=positive_int, default=2, help="blob re-read threads (default 2)"
+    )
+    p.add_argument(
+        "--no-retention", action="store_true", help="skip the S3 retention check of every object"
+    )
+    p.add_argument("--no-ledger", action="store_true", help="skip the custody ledger check")
+    p.add_argument(
+        "--replica",
+        action="append",
+        metavar="NAME",
+        help="check only this replica besides the primary (default: every replica)",
+    )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="rewrite missing or damaged copies from a copy whose sha256 verifies",
+    )
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("seal", parents=[common], help="RFC 3161 timestamps for unsealed captures")
@@ -32,7 +50,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="add this TSA CA certificate to the installation's trusted roots first",
     )
-    p.add_argument("--limit", type=int, default=50_000, help="captures per batch")
+    p.add_argument("--limit", type=positive_int, default=50_000, help="captures per batch")
     p.set_defaults(handler=cmd_seal)
 
     ledger = sub.add_parser("ledger", parents=[common], help="the custody ledger")
@@ -41,7 +59,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_ledger_verify)
     p = lsub.add_parser("list", parents=[common], help="show ledger entries")
     p.add_argument("--subject", action="append", help="only entries about this id or key")
-    p.add_argument("--limit", type=int, default=0, help="only the last N")
+    p.add_argument("--limit", type=positive_int, help="only the last N")
     p.set_defaults(handler=cmd_ledger_list)
     ledger.set_defaults(handler=lambda args, app: _need_action(ledger))
 
@@ -49,6 +67,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("out_dir", type=Path, help="a new directory")
     p.add_argument("--case", action="append", default=[], help="every capture of this case")
     p.add_argument("--capture", action="append", default=[], metavar="ID")
+    p.add_argument("--replica", metavar="NAME", help="read the evidence from this replica")
+    p.add_argument("--reason", default="", help="why the evidence is exported (in the ledger)")
     p.set_defaults(handler=cmd_export)
 
 
@@ -68,9 +88,25 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
     chosen = sum(bool(x) for x in (args.capture_id, args.all, args.sample is not None))
     if chosen != 1:
         raise InputError("verify: give one CAPTURE_ID, or --all, or --sample N")
+    rt = app.runtime
+    for name in args.replica or []:
+        rt.replica(name)  # an unknown name is bad input
     report = run_audit(
-        app.runtime, capture_id=args.capture_id, sample=args.sample, workers=args.workers
+        rt,
+        capture_id=args.capture_id,
+        sample=args.sample,
+        workers=args.workers,
+        replicas=args.replica,
+        retention=not args.no_retention,
+        ledger=not args.no_ledger,
     )
+    repairs: list[Any] = []
+    left: list[str] = []
+    if args.repair and not report.ok:
+        from preservation.custody.repair import repair, unrepaired
+
+        repairs = repair(rt, report)
+        left = unrepaired(report, repairs)
 
     def human() -> None:
         rows = []
@@ -90,14 +126,44 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
             table(rows, ["CAPTURE", "MANIFEST SHA256", "FILES", "SIGNED", "SEALED", "STATUS"])
         for problem in report.problems:
             print(f"FAIL {problem}")
+        for fix in repairs:
+            where = f"{fix.key} on {fix.copy}"
+            if fix.ok:
+                print(
+                    f"REPAIRED {where} from {fix.source}: {fix.note} "
+                    f"(ledger entry {fix.ledger_seq})"
+                )
+            else:
+                print(f"NOT REPAIRED {where}: {fix.error}")
+        for name, copy in report.copies.items():
+            if copy.pending:
+                print(f"{name}: {copy.pending} object(s) still queued (not checked)")
+        if report.retention is not None:
+            skipped = report.retention["skipped"]
+            print(
+                f"retention: not checked: {skipped}"
+                if skipped
+                else f"retention: {report.retention['checked']} object(s) checked"
+            )
+        if report.ledger is not None:
+            state = "chain intact" if report.ledger["ok"] else "PROBLEMS (above)"
+            print(f"ledger: {report.ledger['entries']} entries, {state}")
         verdict = "all verified" if report.ok else f"{len(report.problems)} problem(s)"
+        if repairs:
+            verdict += f", {sum(f.ok for f in repairs)} repaired, {len(left)} left"
         print(
             f"{report.scope}: {len(report.captures)} capture(s), {report.blobs} blob(s), "
             f"{report.bytes} bytes re-read: {verdict} (audit {report.audit_id}, "
             f"ledger entry {report.ledger_seq})"
         )
 
-    app.emit(report.as_dict(), human)
+    data = report.as_dict()
+    if args.repair:
+        data["repairs"] = [fix.as_dict() for fix in repairs]
+        data["unrepaired"] = left
+    app.emit(data, human)
+    if args.repair and not report.ok:
+        return 0 if not left else 1
     return 0 if report.ok else 1
 
 
@@ -160,12 +226,14 @@ def cmd_ledger_list(args: argparse.Namespace, app: Any) -> int:
     entries = ledger_entries(app.runtime, args.subject, args.limit)
     app.emit(
         entries,
-        lambda: table(
-            [[e["seq"], e["at"][:19], e["event"], e["actor"], e["subject"]] for e in entries],
-            ["SEQ", "AT", "EVENT", "ACTOR", "SUBJECT"],
-        )
-        if entries
-        else print("the ledger is empty"),
+        lambda: (
+            table(
+                [[e["seq"], e["at"][:19], e["event"], e["actor"], e["subject"]] for e in entries],
+                ["SEQ", "AT", "EVENT", "ACTOR", "SUBJECT"],
+            )
+            if entries
+            else print("the ledger is empty")
+        ),
     )
     return 0
 
@@ -174,7 +242,11 @@ def cmd_ledger_list(args: argparse.Namespace, app: Any) -> int:
 def cmd_export(args: argparse.Namespace, app: Any) -> int:
     from preservation.custody.export import export_bag
 
-    report = export_bag(app.runtime, args.out_dir, args.case, args.capture)
+    rt = app.runtime
+    source = rt.replica(args.replica).store if args.replica else None
+    report = export_bag(
+        rt, args.out_dir, args.case, args.capture, source=source, reason=args.reason
+    )
     app.emit(
         report.as_dict(),
         lambda: print(

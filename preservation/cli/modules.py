@@ -9,4 +9,7 @@ MODULES: tuple[str, ...] = (
     "collectors.telegram.login",
     "preservation.cli.similar",
     "preservation.cli.custody",
+    "preservation.cli.replicas",
+    "preservation.cli.search",
+    "preservation.cli.staging",
 )

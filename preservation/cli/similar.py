@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kernel.errors import InputError
+from preservation.cli.core import bounded_int, positive_int
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -22,11 +22,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("query", metavar="FILE|HASH")
     p.add_argument(
         "--max-distance",
-        type=int,
+        type=bounded_int(0, 256),
         help="Hamming distance for 64-bit hashes (default 8); for a PDQ hash query, PDQ's",
     )
     p.add_argument(
-        "--pdq-max-distance", type=int, help="Hamming distance for PDQ's 256 bits (default 31)"
+        "--pdq-max-distance",
+        type=bounded_int(0, 256),
+        help="Hamming distance for PDQ's 256 bits (default 31)",
     )
     p.add_argument(
         "--algorithm",
@@ -34,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         choices=("phash", "dhash", "whash", "colorhash", "pdq"),
         help="hash a query file with these (repeatable; default phash and pdq)",
     )
-    p.add_argument("--limit", type=int, default=0, help="at most this many matches")
+    p.add_argument("--limit", type=positive_int, help="at most this many matches")
     p.set_defaults(handler=cmd_similar)
 
 
@@ -42,8 +44,6 @@ def cmd_similar(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue.similarity import find_similar
     from preservation.presentation import table
 
-    if args.limit < 0:
-        raise InputError("--limit must be 0 or more")
     with app.runtime.catalogue.session() as session:
         matches = find_similar(
             session,

@@ -8,7 +8,10 @@ Stages, cheapest first (as bagit-python validates):
 2. the RFC 3161 seals: inclusion proofs, seal records and tokens against their stored
    certificate chains (each batch once);
 3. the full re-read: every blob streamed from the store and its sha256 recomputed, each
-   distinct blob once, in a few threads (OpenSSL's sha256 releases the GIL).
+   distinct blob once, in a few threads (OpenSSL's sha256 releases the GIL);
+4. unless skipped: S3 retention of every object checked (custody.retention: mode and
+   retain-until against the configured retention) and the custody ledger's chain
+   (custody.ledger.verify_ledger), so ``verify`` answers for custody, not only fixity.
 
 An audit never stops at the first problem. Its result is recorded in the catalogue's
 ``audits`` table and in the custody ledger.
@@ -16,86 +19,51 @@ An audit never stops at the first problem. Its result is recorded in the catalog
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 import random
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from kernel.errors import (
-    Findings,
-    InputError,
-    IntegrityError,
-    Problem,
-    StorageError,
-    read_problem,
-)
+from kernel.errors import Findings, InputError, IntegrityError, Problem
 from kernel.ids import isoformat
+from kernel.replicas import PRIMARY
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
-from preservation.custody.seal_check import SealChecker, sealed_batches
-from preservation.custody.signing import check_manifest_signature
-from preservation.formats import manifest as manifests
-from preservation.store import Store, is_blob_key
+from preservation.custody.seal_check import sealed_batches
+from preservation.custody.stages import (
+    CaptureCheck,
+    check_copy,
+    rehash,
+    sha256_stream,
+)
 
 if TYPE_CHECKING:
     from preservation.runtime import Runtime
 
-READ_SIZE = 1 << 20
 WORKERS = 2
-
-
-def sha256_stream(stream: BinaryIO) -> tuple[str, int]:
-    """sha256 and size of a stream, read into one reused buffer (no per-chunk copies)."""
-    digest = hashlib.sha256()
-    size = 0
-    readinto = getattr(stream, "readinto", None)
-    if readinto is None:
-        while chunk := stream.read(READ_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-        return digest.hexdigest(), size
-    buffer = bytearray(READ_SIZE)
-    view = memoryview(buffer)
-    while n := readinto(buffer):
-        digest.update(view[:n])
-        size += n
-    return digest.hexdigest(), size
-
-
-def rehash(store: Store, key: str) -> tuple[str, int]:
-    with store.open(key) as stream:
-        return sha256_stream(stream)
+__all__ = ["AuditReport", "CaptureCheck", "CopyResult", "rehash", "run_audit", "sha256_stream"]
 
 
 @dataclass
-class CaptureCheck(Findings):
-    capture_id: str
-    manifest_key: str
-    source_id: str = ""
-    url: str = ""
-    manifest_sha256: str = ""
-    signed_by: str | None = None
-    seals: list[dict[str, Any]] = field(default_factory=list)
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
+class CopyResult:
+    """One copy's share of an audit: what was re-read, its problems (unlabelled), backlog."""
+
+    name: str
+    blobs: int = 0
+    bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
+    pending: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "capture_id": self.capture_id,
-            "status": "ok" if self.ok else "failed",
-            "source_id": self.source_id,
-            "url": self.url,
-            "manifest_key": self.manifest_key,
-            "manifest_sha256": self.manifest_sha256,
-            "signed_by": self.signed_by,
-            "sealed": self.seals,
-            "artifacts": self.artifacts,
-            "problems": self.problem_dicts(),
+            "ok": not self.problems,
+            "blobs": self.blobs,
+            "bytes": self.bytes,
+            "problems": len(self.problems),
+            "pending": self.pending,
         }
 
 
@@ -110,6 +78,9 @@ class AuditReport(Findings):
     problems: list[Problem] = field(default_factory=list)  # every problem, once
     audit_id: int | None = None
     ledger_seq: int | None = None
+    retention: dict[str, Any] | None = None  # None: skipped (--no-retention)
+    ledger: dict[str, Any] | None = None  # None: skipped (--no-ledger)
+    copies: dict[str, CopyResult] = field(default_factory=dict)  # primary first, then replicas
 
     @property
     def failed(self) -> list[CaptureCheck]:
@@ -125,8 +96,11 @@ class AuditReport(Findings):
             "failed_captures": [c.capture_id for c in self.failed],
             "problems": self.problem_dicts(),
             "captures": [c.as_dict() for c in self.captures],
+            "copies": {name: copy.as_dict() for name, copy in self.copies.items()},
             "audit_id": self.audit_id,
             "ledger_seq": self.ledger_seq,
+            "retention": self.retention,
+            "ledger": self.ledger,
         }
 
     def raise_for_problems(self) -> None:
@@ -185,92 +159,6 @@ def _ledger_digests(rt: Runtime) -> dict[str, str]:
     return {subject: (data or {}).get("manifest_sha256", "") for subject, data in rows}
 
 
-# -- stage 1 ----------------------------------------------------------------------------------
-def _check_manifest(
-    rt: Runtime, check: CaptureCheck, recorded: dict[str, str], keys: dict[str, Any]
-) -> dict[str, Any] | None:
-    key = check.manifest_key
-    add = check.problems.append
-    try:
-        data = rt.store.read_bytes(key)
-    except StorageError as exc:  # gone, or only out of reach for now: read_problem tells
-        add(read_problem(key, exc, f"manifest of capture {check.capture_id}"))
-        return None
-    actual = hashlib.sha256(data).hexdigest()
-    if check.manifest_sha256 and actual != check.manifest_sha256:
-        add(Problem("manifest-changed", key, "differs from the digest the catalogue indexed"))
-    ledger_digest = recorded.get(key)
-    if ledger_digest is None:
-        add(Problem("not-in-ledger", key, "no custody record of this manifest being stored"))
-    elif ledger_digest != actual:
-        add(Problem("manifest-changed", key, "differs from the digest in the custody ledger"))
-    check.manifest_sha256 = actual
-    try:
-        manifest = manifests.parse(data)
-    except IntegrityError as exc:
-        for p in exc.details or [Problem("schema", key, str(exc))]:
-            add(Problem("bad-manifest", key, f"{p.subject}: {p.detail or p.kind}"))
-        try:
-            manifest = json.loads(data)
-        except ValueError:
-            return None
-        if not isinstance(manifest, dict):
-            return None
-    capture = manifest.get("capture") or {}
-    if capture.get("id") != check.capture_id:
-        add(Problem("misplaced-manifest", key, "capture id differs from its key"))
-    check.url = check.url or str((manifest.get("source") or {}).get("url", ""))
-    sig_problems = check_manifest_signature(rt.store, key, manifest, data, keys)
-    check.problems.extend(sig_problems)
-    if not sig_problems:
-        check.signed_by = (manifest.get("signing") or {}).get("key_fingerprint")
-    return manifest
-
-
-def _check_blob_presence(
-    rt: Runtime, check: CaptureCheck, manifest: dict[str, Any], blobs: dict[str, dict]
-) -> None:
-    for artifact in manifest.get("artifacts") or []:
-        if not isinstance(artifact, dict):
-            continue
-        key, sha, size = artifact.get("key", ""), artifact.get("sha256", ""), artifact.get("size")
-        check.artifacts.append({"name": artifact.get("name"), "key": key, "sha256": sha})
-        if not is_blob_key(key) or not key.endswith(str(sha)):
-            check.problems.append(Problem("bad-manifest", key, "blob key does not name its sha256"))
-            continue
-        entry = blobs.get(key)
-        if entry is None:
-            entry = blobs[key] = {"sha256": sha, "size": size, "stat": None, "users": []}
-            try:
-                info = rt.store.stat(key)
-            except StorageError as exc:  # an outage: the blob may be intact
-                entry["error"] = str(exc)
-            else:
-                entry["stat"] = info.size if info else None
-        entry["users"].append((check, artifact.get("name")))
-        if entry.get("error"):
-            check.problems.append(
-                Problem(
-                    "unreadable",
-                    key,
-                    f"{artifact.get('name')} of {check.capture_id}: {entry['error']}",
-                )
-            )
-        elif entry["stat"] is None:
-            check.problems.append(
-                Problem("missing-object", key, f"{artifact.get('name')} of {check.capture_id}")
-            )
-        elif entry["stat"] != size:
-            check.problems.append(
-                Problem(
-                    "size-mismatch",
-                    key,
-                    f"{artifact.get('name')} of {check.capture_id}: "
-                    f"manifest says {size} bytes, store has {entry['stat']}",
-                )
-            )
-
-
 # -- the audit --------------------------------------------------------------------------------
 def run_audit(
     rt: Runtime,
@@ -279,54 +167,35 @@ def run_audit(
     workers: int = WORKERS,
     record: bool = True,
     progress: Callable[[str], None] | None = None,
+    retention: bool = True,
+    ledger: bool = True,
+    replicas: list[str] | None = None,
 ) -> AuditReport:
-    """Check one capture, a random sample, or everything; record the result."""
+    """Check one capture, a random sample, or everything, on every copy; record the result.
+
+    The primary is checked first, then each replica (``replicas``: by name, default all) the
+    same way, stage by stage, each blob read once per copy. A replica's problems name it
+    (``replica=offsite``); objects still queued for a replica are behind, not damaged.
+    """
     progress = progress or rt.progress
     scope, checks, global_problems = _targets(rt, capture_id, sample)
+    targets = [
+        (c.capture_id, c.manifest_key, c.source_id, c.url, c.manifest_sha256) for c in checks
+    ]
     report = AuditReport(scope, rt.clock(), captures=checks)
     recorded = _ledger_digests(rt)
-    keys: dict[str, Any] = {}
-    blobs: dict[str, dict] = {}
     expected_seals = sealed_batches(rt.catalogue)
-    seals = SealChecker(rt.store)
-    progress(f"checking {len(checks)} manifest(s), signatures and seals")
-    for check in checks:
-        manifest = _check_manifest(rt, check, recorded, keys)
-        if manifest is not None:
-            _check_blob_presence(rt, check, manifest, blobs)
-        if manifest is not None or check.manifest_sha256:
-            found, problems = seals.check_capture(
-                check.manifest_key, check.manifest_sha256, expected_seals.get(check.capture_id, ())
-            )
-            check.seals = found
-            check.problems.extend(problems)
-    # stage 3: full re-read of every present blob of the right size, each once
-    todo = [k for k, e in blobs.items() if e["stat"] is not None and e["stat"] == e["size"]]
-    progress(f"re-reading {len(todo)} blob(s)")
-
-    def work(key: str) -> tuple[str, str | None, int, str]:
-        try:
-            digest, size = rehash(rt.store, key)
-            return key, digest, size, ""
-        except StorageError as exc:
-            return key, None, 0, str(exc)
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for key, digest, size, error in pool.map(work, todo):
-            entry = blobs[key]
-            report.blobs += 1
-            report.bytes += size
-            if digest == entry["sha256"]:
-                continue
-            for check, name in entry["users"]:
-                detail = (
-                    f"{name} of {check.capture_id}: unreadable: {error}"
-                    if digest is None
-                    else f"{name} of {check.capture_id}: expected sha256 "
-                    f"{entry['sha256'][:16]}…, found {digest[:16]}…"
-                )
-                kind = "unreadable" if digest is None else "digest-mismatch"
-                check.problems.append(Problem(kind, key, detail))
+    report.blobs, report.bytes = check_copy(rt, checks, recorded, expected_seals, workers, progress)
+    report.copies[PRIMARY] = CopyResult(
+        PRIMARY, report.blobs, report.bytes, [p for c in checks for p in c.problems]
+    )
+    for replica in rt.replicas:
+        if replicas is not None and replica.name not in replicas:
+            continue
+        report.copies[replica.name] = _audit_replica(
+            rt, replica, checks, targets, recorded, expected_seals, workers, progress
+        )
+    global_problems.extend(_custody_checks(rt, report, retention, ledger, workers, progress))
     seen: set[Problem] = set()
     for problem in [*global_problems, *(p for c in checks for p in c.problems)]:
         if problem not in seen:
@@ -336,6 +205,73 @@ def run_audit(
     if record:
         _record(rt, report)
     return report
+
+
+def _custody_checks(
+    rt: Runtime,
+    report: AuditReport,
+    retention: bool,
+    ledger: bool,
+    workers: int,
+    progress: Callable[[str], None],
+) -> list[Problem]:
+    """Stage 4: retention of every object in scope, then the ledger's chain."""
+    from preservation.custody.ledger import verify_ledger
+    from preservation.custody.retention import check_retention
+    from preservation.custody.timestamps import ledger_anchors
+
+    problems: list[Problem] = []
+    if retention:
+        if report.scope == "all":
+            keys: list[str] = list(rt.store.list(""))
+        else:
+            keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
+            for c in report.captures:
+                keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
+        progress(f"checking the retention of {len(set(keys))} object(s)")
+        found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
+        report.retention = found.as_dict()
+        problems.extend(found.problems)
+    if ledger:
+        progress("checking the custody ledger")
+        chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
+        problems.extend(chain.problems)
+    return problems
+
+
+def _audit_replica(
+    rt: Runtime,
+    replica: Any,
+    checks: list[CaptureCheck],
+    targets: list[tuple[str, str, str, str, str]],
+    recorded: dict[str, str],
+    expected_seals: dict[str, Any],
+    workers: int,
+    progress: Callable[[str], None],
+) -> CopyResult:
+    from preservation.replication import pending_keys, record_check
+
+    pending = pending_keys(rt.catalogue, replica.name)
+    copies = [
+        CaptureCheck(cid, key, source_id=sid, url=url, manifest_sha256=digest)
+        for cid, key, sid, url, digest in targets
+    ]
+    progress(f"checking replica {replica.name}")
+    on_replica = dataclasses.replace(rt, store=replica.store)
+    blobs, size = check_copy(on_replica, copies, recorded, expected_seals, workers, progress)
+    result = CopyResult(replica.name, blobs, size, pending=len(pending))
+    for check, copy in zip(checks, copies, strict=True):
+        for p in copy.problems:
+            if p.subject in pending:
+                continue
+            label = f"replica={replica.name}"
+            check.problems.append(
+                Problem(p.kind, p.subject, f"{label}: {p.detail}" if p.detail else label)
+            )
+            result.problems.append(p)
+    record_check(rt.catalogue, replica.name, not result.problems, rt.clock())
+    return result
 
 
 def _record(rt: Runtime, report: AuditReport) -> None:

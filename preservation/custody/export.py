@@ -15,6 +15,7 @@ The finished bag is validated with bagit-python, and the export is a ledger even
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -32,6 +33,7 @@ from kernel.ids import isoformat
 from preservation.catalogue.models import Capture
 from preservation.custody.signing import check_manifest_signature, public_key_key
 from preservation.custody.timestamps import SealedCapture
+from preservation.store import Store
 
 if TYPE_CHECKING:
     from preservation.runtime import Runtime
@@ -248,9 +250,22 @@ def _human_size(size: int) -> str:
 
 
 def export_bag(
-    rt: Runtime, out_dir: Path, cases: list[str] = (), capture_ids: list[str] = ()
+    rt: Runtime,
+    out_dir: Path,
+    cases: list[str] = (),
+    capture_ids: list[str] = (),
+    *,
+    source: Store | None = None,
+    reason: str = "",
 ) -> ExportReport:
-    """Write a validated BagIt bag of the chosen captures into the new directory ``out_dir``."""
+    """Write a validated BagIt bag of the chosen captures into the new directory ``out_dir``.
+
+    ``source`` reads the evidence from another copy (a replica, decrypted transparently);
+    the ledger entry always goes to the primary, with who, what, when and ``reason``.
+    """
+    custody_rt = rt  # the ledger lives on the primary, whatever copy is read
+    if source is not None:
+        rt = dataclasses.replace(rt, store=source)
     import bagit
 
     from preservation.custody.ledger import actor_of, ledger_for
@@ -267,7 +282,7 @@ def export_bag(
         raise InputError(f"cannot create {out}: {exc.strerror}") from None
     cases_found = sorted({c.case_id for c in captures if c.case_id})
     report = ExportReport(out, [c.id for c in captures], cases_found)
-    ledger = ledger_for(rt)
+    ledger = ledger_for(custody_rt)
     try:
         bag = _BagWriter(out)
         batches = _batches_of(rt, report.captures)
@@ -291,14 +306,13 @@ def export_bag(
         bag.write_bytes(
             "ledger/entries.jsonl",
             b"".join(
-                json.dumps(e, sort_keys=True, ensure_ascii=False).encode() + b"\n"
-                for e in entries
+                json.dumps(e, sort_keys=True, ensure_ascii=False).encode() + b"\n" for e in entries
             ),
         )
         head_info = {"seq": head["seq"], "entry_hash": head["entry_hash"]} if head else None
         bag.write_bytes("ledger/head.json", json.dumps(head_info, indent=1).encode() + b"\n")
         now = rt.clock()
-        exporter = actor_of(rt)
+        exporter = actor_of(custody_rt)
         bag.write_bytes(
             "index.json",
             json.dumps(
@@ -365,9 +379,10 @@ def export_bag(
             "captures": report.captures,
             "payload_oxum": f"{report.bytes}.{report.files}",
             "manifest_sha256_txt": tag_sha256,
+            "reason": reason,
+            "copy": getattr(source, "url", None) or "primary",
         },
         now,
     )
     report.ledger_seq = entry["seq"]
     return report
-

@@ -49,6 +49,8 @@ EVENTS = (
     "failed-audit",
     "sealed",
     "exported",
+    "accessed",  # a person read an original (custody.access)
+    "repaired",  # a damaged or missing copy was rewritten from a good one (custody.repair)
 )
 
 

@@ -13,6 +13,7 @@ accepted so retries are idempotent; different bytes raise ``ObjectExistsError``)
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -106,6 +107,24 @@ class Store(ABC):
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys under a prefix, in lexical order."""
 
+    def put_blob_stream(self, stream: BinaryIO, sha256: str) -> None:
+        """Store a blob whose sha256 is known (a replica copy, a repair); refuse other bytes."""
+        from kernel.errors import StorageError
+
+        digests = self.put_stream(stream)
+        if digests.sha256 != sha256:
+            raise StorageError(f"the copy of {blob_key(sha256)} read back as {digests.sha256}")
+
+    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
+        """Write a local file's bytes (sha256 ``sha256``) under ``key``; a note for the ledger.
+
+        Put-if-absent ("exists" when the key is taken) unless ``replace``: a repair replaces
+        a damaged copy, on a versioned S3 bucket as a new version (the damaged one is kept).
+        """
+        from kernel.errors import StorageError
+
+        raise StorageError(f"{self.describe()} cannot write named files")
+
     @property
     def supports_retention(self) -> bool:
         """True when the store enforces write-once retention (S3 Object Lock)."""
@@ -113,6 +132,18 @@ class Store(ABC):
 
     def exists(self, key: str) -> bool:
         return self.stat(key) is not None
+
+    @contextlib.contextmanager
+    def open_range(self, key: str, start: int) -> Iterator[BinaryIO]:
+        """Open an object positioned at byte ``start`` (HTTP range requests for replay)."""
+        with self.open(key) as stream:
+            if stream.seekable():
+                stream.seek(start)
+            else:
+                left = start
+                while left > 0 and (chunk := stream.read(min(left, 1 << 20))):
+                    left -= len(chunk)
+            yield stream
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:

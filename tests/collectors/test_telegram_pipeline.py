@@ -16,7 +16,8 @@ from kernel.netpolicy import NetworkPolicy
 from preservation.catalogue import watchlist
 from preservation.catalogue.models import Cursor, Source, SourceItem
 from preservation.formats import manifest as manifests
-from preservation.pipeline import capture_source, resume_pending
+from preservation.pipeline import resume_pending
+from preservation.runner import capture_source
 from tests.support.telegram_fake import FakeTelegram, media_bytes
 from tests.support.telegram_preview_site import PreviewSite, photo
 

@@ -240,3 +240,21 @@ def test_parse_counts_and_page_shape(site):
     older = parse_preview_page(site.render_page(6), "https://t.me/s/witnesschan")
     assert [p.id for p in older.posts] == [1, 2, 3, 4, 5]
     assert older.before is None
+
+
+def test_preview_warc_is_written_by_the_shared_writer(harness, site):
+    """One WARC writer for every collector: WARC/1.1, sha256 digests, each fetch in full."""
+    from collectors.formats.warc import check_warc, iter_records
+
+    site.publish(1, 12, photo_every=4)
+    result, staging = harness.run()
+    path = staging / "preview.warc.gz"
+    assert check_warc(path) == []
+    records = list(iter_records(path))
+    assert {r.type for r in records} == {"warcinfo", "response", "request"}  # no revisits
+    for record in records:
+        assert record.headers["WARC-Date"].endswith("Z") and "." in record.headers["WARC-Date"]
+    responses = [r for r in records if r.type == "response"]
+    assert all(r.headers["WARC-IP-Address"] == "127.0.0.1" for r in responses)
+    assert all(r.headers["WARC-Payload-Digest"].startswith("sha256:") for r in responses)
+    assert all(r.http_header("Content-Length") == str(len(r.payload)) for r in responses)

@@ -20,12 +20,8 @@ from collectors.video.collector import VideoCollector
 from preservation.catalogue import watchlist
 from preservation.catalogue.models import Source, SourceItem
 from preservation.formats import manifest as manifests
-from preservation.pipeline import (
-    ARTIFACTS_DIR,
-    capture_source,
-    collect_into_staging,
-    commit_pending,
-)
+from preservation.pipeline import ARTIFACTS_DIR, collect_into_staging, commit_pending
+from preservation.runner import capture_source
 from preservation.runtime import Runtime
 from preservation.store import blob_key
 from tests.support import video_fixtures

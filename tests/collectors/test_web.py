@@ -27,6 +27,7 @@ from warcio.timeutils import iso_date_to_timestamp
 
 from collectors.base import CollectContext, CollectedCapture, SourceRef
 from collectors.formats.warc import WarcRecordView, iter_records
+from collectors.registry import settings_view
 from collectors.web.collector import WebCollector
 from kernel.errors import PolicyError
 from kernel.netpolicy import NetworkPolicy
@@ -42,6 +43,7 @@ from tests.support.web_site import (
 )
 
 BIN = Path(sys.executable).parent
+PYWB_BIN = BIN.parent / "pywb" / "bin"  # its own venv (make venv): it pins redis-py 2.10
 _ids = itertools.count()
 
 
@@ -114,7 +116,7 @@ def capture(collector: WebCollector, tmp_path_factory: pytest.TempPathFactory):
         staging = base / f"staging-{n}"
         staging.mkdir()
         ctx = CollectContext(
-            settings=Settings(home=base / "home"),
+            settings=settings_view(collector, Settings(home=base / "home")),
             policy=policy or NetworkPolicy(allow_private=True),
             staging=staging,
             capture_id=f"capture-{n}",
@@ -285,6 +287,20 @@ def test_redirect_loop_fails_but_keeps_the_evidence(site: SiteServer, capture) -
     assert_archives_valid(captured)
 
 
+@pytest.mark.parametrize(
+    ("path", "reason"), [("/gone.html", "http-404: Not Found"), ("/down.html", "http-503: ")]
+)
+def test_http_error_answer_is_kept_but_failed(site: SiteServer, capture, path, reason) -> None:
+    captured = capture(site.url(path))
+    assert captured.result.status == "failed"
+    assert captured.result.reasons[0].startswith(reason)
+    assert captured.result.platform["http_status"] == int(reason[5:8])
+    roles = captured.roles()
+    assert {"warc", "wacz", "screenshot", "dom", "text", "page-info"} <= set(roles)
+    assert captured.page_info()["status"] == "failed"
+    assert_archives_valid(captured)
+
+
 # -- limits --------------------------------------------------------------------------------------
 def test_response_over_the_size_limit_is_truncated(site: SiteServer, capture) -> None:
     limit = 3 * 1024 * 1024
@@ -408,10 +424,10 @@ def pywb(index: Captured, tmp_path: Path):
         ["init", "witness"],
         ["add", "--unpack-wacz", "witness", str(index.staging / "capture.wacz")],
     ):
-        done = subprocess.run([BIN / "wb-manager", *args], cwd=root, capture_output=True, text=True)
+        done = subprocess.run([PYWB_BIN / "wb-manager", *args], cwd=root, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
     port = _free_port()
-    proc = subprocess.Popen([BIN / "wayback", "-p", str(port), "-b", "127.0.0.1", "-t", "4"], cwd=root,
+    proc = subprocess.Popen([PYWB_BIN / "wayback", "-p", str(port), "-b", "127.0.0.1", "-t", "4"], cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

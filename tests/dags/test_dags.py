@@ -143,3 +143,11 @@ def test_seal_and_fixity_audit_dags(airflow_env, tmp_path, local_tsa):
     assert last["actor"] == "airflow:witnessbox_fixity_audit/audit"
     assert any(victim.name in problem for problem in last["data"]["problems"]), last
     assert [e["event"] for e in entries].count("audited") == 3  # two by the CLI, one by Airflow
+    # the scheduled audit runs the ledger check too: a removed entry fails it
+    entry = tmp_path / "wb" / "store" / "ledger" / "000000000002.json"
+    entry.chmod(0o644)
+    entry.unlink()
+    out = dag("witnessbox_fixity_audit", {"sample": 0})
+    assert out.startswith("failed"), out[-3000:]
+    last = json.loads(cli("--json", "ledger", "list").stdout)[-1]
+    assert any(p.startswith("missing-entry: ledger/") for p in last["data"]["problems"]), last

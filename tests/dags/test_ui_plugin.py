@@ -39,10 +39,17 @@ SCRIPT = textwrap.dedent(
     out["added_by"] = [s["added_by"] for s in api.json() if s["case"] == "UI-1"]
     hostile = dict(form, url="http://169.254.169.254/latest/")
     out["hostile"] = client.post("/witnessbox/watchlist", data=hostile, cookies={"_token": admin}).text
+    bad_option = dict(form, url="https://example.org/bad-option", options="pdf=true viewport_width=-5")
+    out["bad_option"] = client.post("/witnessbox/watchlist", data=bad_option, cookies={"_token": admin}).text
+    good_option = dict(form, url="https://example.org/with-option", options="pdf=true media_min_bytes=5")
+    out["good_option"] = client.post("/witnessbox/watchlist", data=good_option, cookies={"_token": admin}).status_code
+    api = client.get("/witnessbox/api/watchlist", headers={"Authorization": "Bearer " + admin})
+    out["options_after"] = {s["url"]: s["options"] for s in api.json()}
     out["captures"] = client.get("/witnessbox/captures", cookies={"_token": admin}).status_code
     audit = client.get("/witnessbox/audit", cookies={"_token": admin})
     out["audit"] = audit.status_code
     out["audit_summary"] = "1 captures: 0 sealed" in audit.text
+    out["audit_staging"] = "Interrupted captures in staging: 1 " in audit.text
     out["custody"] = client.get("/witnessbox/api/custody", headers={"Authorization": "Bearer " + admin}).json()
     out["unknown_capture"] = client.get("/witnessbox/captures/nope", cookies={"_token": admin}).status_code
     print("RESULT" + json.dumps(out))
@@ -69,6 +76,9 @@ def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
                    capture_output=True)
     # one capture for the audit page's custody summary (a fake collector: no network)
     subprocess.run([sys.executable, "-c", CAPTURE_ONE], env=env, check=True, capture_output=True)
+    interrupted = tmp_path / "wb" / "staging" / "0190aaaa-0000-7000-8000-000000000001" / "files"
+    interrupted.mkdir(parents=True)
+    (interrupted / "page.warc.gz").write_bytes(b"left by a killed run")
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
@@ -80,7 +90,12 @@ def test_pages_need_airflow_login_and_csrf(airflow_env, tmp_path):
     assert out["api"] == ["https://example.org/added-in-ui", "https://example.org/watched"]
     assert out["added_by"] == ["airflow:admin"]
     assert "network policy" in out["hostile"]
+    assert "web option viewport_width=-5: must be a whole number" in out["bad_option"]
+    assert "https://example.org/bad-option" not in out["options_after"]
+    assert out["good_option"] == 303
+    assert out["options_after"]["https://example.org/with-option"] == {"pdf": True, "media_min_bytes": 5}
     assert out["captures"] == 200 and out["audit"] == 200 and out["unknown_capture"] == 404
     assert out["audit_summary"], "the audit page summarises sealing"
+    assert out["audit_staging"] and out["custody"]["interrupted_in_staging"] == 1
     assert out["custody"]["captures"] == 1 and out["custody"]["unsealed"] == 1
     assert out["custody"]["ledger_head"] >= 2 and out["custody"]["ledger_last_event"]

@@ -25,7 +25,7 @@ from preservation.catalogue.similarity import (
 )
 from preservation.cli.main import main
 from preservation.formats import manifest as manifests
-from preservation.pipeline import capture_source
+from preservation.runner import capture_source
 from preservation.runtime import open_runtime
 from tests.support.fake_collector import StaticCollector
 from tests.support.hashing_media import brightened, make_clip, resized, save_jpeg, scene

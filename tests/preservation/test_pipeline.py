@@ -20,8 +20,9 @@ from kernel.netpolicy import NetworkPolicy
 from preservation.catalogue import watchlist
 from preservation.catalogue.models import Artifact, Capture, Cursor, SourceItem
 from preservation.formats import manifest as manifests
-from preservation.pipeline import capture_source, resume_pending, run_due
+from preservation.pipeline import resume_pending
 from preservation.reindex import reindex
+from preservation.runner import capture_source, run_due
 from preservation.runtime import open_runtime
 from preservation.store import blob_key
 from tests.support.catalogue_sql import wipe
@@ -181,7 +182,7 @@ CRASH_SCRIPT = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {root!r})
     from kernel.settings import load_settings
-    from preservation.pipeline import capture_source
+    from preservation.runner import capture_source
     from preservation.runtime import open_runtime
     from preservation.catalogue.models import Source
     from preservation.store.filesystem import FileStore

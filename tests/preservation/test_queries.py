@@ -9,7 +9,7 @@ from kernel.netpolicy import NetworkPolicy
 from preservation import queries
 from preservation.catalogue import watchlist
 from preservation.custody.audit import run_audit
-from preservation.pipeline import capture_source, capture_source_id, due_source_ids
+from preservation.runner import capture_source, capture_source_id, due_source_ids
 from tests.support.fake_collector import StaticCollector, failing_collector
 
 

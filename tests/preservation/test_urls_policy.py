@@ -4,10 +4,12 @@ import ipaddress
 
 import pytest
 
+from collectors.registry import infer_kind, normalise_source
+from collectors.telegram.urls import telegram_channel
 from kernel.errors import InputError, PolicyError
 from kernel.netpolicy import NetworkPolicy, address_problem, parse_literal
 from kernel.schedule import format_interval, parse_interval
-from kernel.urls import infer_kind, normalise_source, normalise_url, telegram_channel
+from kernel.urls import normalise_url
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -142,7 +142,7 @@ def test_usage_errors_are_one_line(wb_env, capsys):
 
 def test_captures_and_show_list_the_catalogue(wb_env, capsys, runtime):
     from preservation.catalogue import watchlist
-    from preservation.pipeline import capture_source
+    from preservation.runner import capture_source
     from tests.support.fake_collector import StaticCollector
 
     spec = watchlist.validate_entry("https://example.org/x", runtime.policy, case="C9")

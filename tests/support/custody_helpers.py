@@ -8,7 +8,8 @@ from pathlib import Path
 from kernel.netpolicy import NetworkPolicy
 from preservation.catalogue import watchlist
 from preservation.cli.main import main
-from preservation.pipeline import CaptureOutcome, capture_source
+from preservation.pipeline import CaptureOutcome
+from preservation.runner import capture_source
 from tests.support.fake_collector import StaticCollector
 
 

@@ -14,6 +14,7 @@ from collectors.base import (
     SourceRef,
     StagedArtifact,
 )
+from collectors.web.collector import WebCollector
 from kernel.errors import CollectionError
 
 
@@ -70,8 +71,49 @@ def failing_collector(message: str = "the server said 404") -> StaticCollector:
     return StaticCollector(fail_with=CollectionError(message))
 
 
+def declared_as(real: type[Collector]):  # type: ignore[no-untyped-def]
+    """Give a stand-in the declarations of a real collector (kind, URLs, options, settings)."""
+
+    def wrap(cls: type[Collector]) -> type[Collector]:
+        for name in ("kind", "title", "every", "pool", "pool_slots", "pool_note", "dag_every", "generic",
+                     "options", "settings_used", "uses"):  # fmt: skip
+            setattr(cls, name, getattr(real, name))
+        for name in ("suitable", "claims", "normalise"):
+            setattr(cls, name, classmethod(getattr(real, name).__func__))
+        return cls
+
+    return wrap
+
+
+@declared_as(WebCollector)
 class StaticCollectorWithPage(StaticCollector):
-    """A registry-constructible collector (no arguments) staging one small page."""
+    """A registry-constructible stand-in for the web collector staging one small page."""
 
     def __init__(self) -> None:
         super().__init__(files={"page.html": b"<html><body>statement</body></html>"})
+
+
+class EchoCollector(Collector):
+    """A fast collector for many-worker tests: stages one page naming the source and capture.
+
+    ``install()`` makes the registry hand it out for every kind, so a ``witnessbox run``
+    started in a subprocess captures without a browser.
+    """
+
+    name = "echo"
+    version = "1.0-test"
+
+    def collect(self, source: SourceRef, ctx: CollectContext) -> CollectedCapture:
+        name = "page.html"
+        (ctx.staging / name).write_bytes(f"<p>{source.url} {ctx.capture_id}</p>".encode())
+        return CollectedCapture(
+            "complete",
+            artifacts=[StagedArtifact(name, "dom", "text/html")],
+            tools={"echo": self.version},
+        )
+
+    @classmethod
+    def install(cls) -> None:
+        from collectors import registry
+
+        registry.get_collector = lambda kind: cls()

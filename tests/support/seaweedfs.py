@@ -92,6 +92,8 @@ class SeaweedFS:
     secret_key: str
     process: subprocess.Popen
     log_path: Path
+    data: Path | None = None  # the server's data directory (what is on its disks)
+    args: list[str] = field(default_factory=list)  # to start it again on the same ports
     _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def client(self, **kwargs: Any) -> Any:
@@ -234,7 +236,9 @@ def start(workdir: Path) -> SeaweedFS:
                 cwd=data,
                 start_new_session=True,  # its own process group: stopped as one
             )
-        server = SeaweedFS(f"127.0.0.1:{s3_port}", ACCESS_KEY, SECRET_KEY, process, log_path)
+        server = SeaweedFS(
+            f"127.0.0.1:{s3_port}", ACCESS_KEY, SECRET_KEY, process, log_path, data, args
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and process.poll() is None:
             if _s3_answers(server.endpoint):
@@ -243,6 +247,26 @@ def start(workdir: Path) -> SeaweedFS:
         stop(process)
         problems.append(f"attempt {attempt + 1}: exit {process.returncode}\n{server.log_tail()}")
     pytest.fail("SeaweedFS did not start:\n" + "\n".join(problems), pytrace=False)
+
+
+def restart(server: SeaweedFS) -> None:
+    """Start a stopped server again with its data and ports (a replica coming back)."""
+    assert server.data is not None and server.process.poll() is not None
+    with open(server.log_path, "ab") as log:
+        server.process = subprocess.Popen(
+            server.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=server.data,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and server.process.poll() is None:
+        if _s3_answers(server.endpoint):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"SeaweedFS did not start again:\n{server.log_tail()}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.base import CollectContext, CollectedCapture, SourceRef
+from collectors.registry import settings_view
 from collectors.telegram.collector import TelegramCollector
 from kernel.netpolicy import NetworkPolicy
 from kernel.settings import Settings
@@ -82,7 +83,7 @@ class Harness:
         staging = self.tmp / "staging" / capture_id / "files"
         staging.mkdir(parents=True)
         ctx = CollectContext(
-            settings=self.settings,
+            settings=settings_view(self.collector, self.settings),  # what the pipeline hands
             policy=self.policy,
             staging=staging,
             capture_id=capture_id,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from collectors.base import CollectContext, CollectedCapture, ItemResult, SourceRef
+from collectors.registry import settings_view
 from kernel.ids import uuid7
 from kernel.netpolicy import NetworkPolicy
 from kernel.settings import Settings
@@ -62,7 +63,7 @@ class Harness:
         staging.mkdir(parents=True)
         self.last_staging = staging
         ctx = CollectContext(
-            settings=self.settings,
+            settings=settings_view(collector, self.settings),  # what the pipeline hands
             policy=self.policy,
             staging=staging,
             capture_id=uuid7(),

@@ -205,6 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._redirect(301, "/simple.html")
         elif path == "/simple.html":
             self._send(200, b"<!doctype html><title>Simple</title><p>Arrived after redirects.</p>")
+        elif path == "/gone.html":  # a page that has been taken down: the answer is evidence
+            self._send(404, "<!doctype html><title>Gone</title><p>Страница удалена</p>".encode())
+        elif path == "/down.html":
+            self._send(503, b"<!doctype html><p>maintenance</p>")
         elif path == "/loop/a":
             self._redirect(302, "/loop/b")
         elif path == "/loop/b":

@@ -1,2 +1,0 @@
--- The witnessbox catalogue lives beside Airflow's metadata database.
-CREATE DATABASE witnessbox OWNER airflow;
