@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from kernel.errors import Findings, InputError, IntegrityError, Problem
+from kernel.errors import Findings, InputError, IntegrityError, Problem, StorageError
 from kernel.ids import isoformat
 from kernel.replicas import PRIMARY
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
@@ -222,21 +222,29 @@ def _custody_checks(
 
     problems: list[Problem] = []
     if retention:
-        if report.scope == "all":
-            keys: list[str] = list(rt.store.list(""))
+        try:
+            if report.scope == "all":
+                keys: list[str] = list(rt.store.list(""))
+            else:
+                keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
+                for c in report.captures:
+                    keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
+            progress(f"checking the retention of {len(set(keys))} object(s)")
+            found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
+        except StorageError as exc:  # out of reach: retention unknown, not broken
+            problems.append(Problem("unreadable", "retention", str(exc)))
         else:
-            keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
-            for c in report.captures:
-                keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
-        progress(f"checking the retention of {len(set(keys))} object(s)")
-        found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
-        report.retention = found.as_dict()
-        problems.extend(found.problems)
+            report.retention = found.as_dict()
+            problems.extend(found.problems)
     if ledger:
         progress("checking the custody ledger")
-        chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
-        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
-        problems.extend(chain.problems)
+        try:
+            chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+        except StorageError as exc:
+            problems.append(Problem("unreadable", "ledger", str(exc)))
+        else:
+            report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
+            problems.extend(chain.problems)
     return problems
 
 

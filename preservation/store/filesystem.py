@@ -97,6 +97,21 @@ class FileStore(Store):
     def _tmp_path(self) -> Path:
         return self._tmp / f"{uuid.uuid4().hex}.part"
 
+    @contextlib.contextmanager
+    def _temporary(self, what: str) -> Iterator[Path]:
+        """A fresh file name in ``.tmp/`` for one write; gone afterwards, whatever happens.
+
+        A filesystem error while writing becomes "cannot write ``what``".
+        """
+        tmp = self._tmp_path()
+        try:
+            yield tmp
+        except OSError as exc:
+            raise StorageError(f"cannot write {what}: {exc.strerror}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
     def _publish(self, tmp_or_source: Path, key: str, size: int) -> None:
         """Give a complete file its final name unless the name exists (then check size)."""
         final = self.path(key)
@@ -170,41 +185,27 @@ class FileStore(Store):
             return self.put_stream(stream)
 
     def put_stream(self, stream: BinaryIO) -> Digests:
-        tmp = self._tmp_path()
-        try:
+        with self._temporary(f"to store {self.root}") as tmp:
             with open(tmp, "xb") as out:
                 digests = copy_and_digest(stream, out)
                 out.flush()
                 os.fsync(out.fileno())
             self._publish(tmp, blob_key(digests.sha256), digests.size)
             return digests
-        except OSError as exc:
-            raise StorageError(f"cannot write to store {self.root}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
     def put_blob_stream(self, stream: BinaryIO, sha256: str) -> None:
         """Copy a blob of known sha256 (replication): one digest, not three."""
         key = blob_key(sha256)
         if self.path(key).exists():
             return
-        tmp = self._tmp_path()
-        try:
-            size = _copy_sha256(stream, tmp, sha256, key)
-            self._publish(tmp, key, size)
-        except OSError as exc:
-            raise StorageError(f"cannot write to store {self.root}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with self._temporary(f"to store {self.root}") as tmp:
+            self._publish(tmp, key, _copy_sha256(stream, tmp, sha256, key))
 
     def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
         final = self.path(key)
         if final.exists() and not replace:
             return "exists"
-        tmp = self._tmp_path()
-        try:
+        with self._temporary(key) as tmp:
             with open(path, "rb") as source:
                 _copy_sha256(source, tmp, sha256, key)
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -220,11 +221,6 @@ class FileStore(Store):
                 note = "written"
             _fsync_dir(final.parent)
             return note
-        except OSError as exc:
-            raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
     # -- named objects -------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
@@ -233,8 +229,7 @@ class FileStore(Store):
             if _same_bytes(final, data):
                 return
             raise ObjectExistsError(f"{key} already exists with different content")
-        tmp = self._tmp_path()
-        try:
+        with self._temporary(key) as tmp:
             with open(tmp, "xb") as out:
                 out.write(data)
                 out.flush()
@@ -250,13 +245,6 @@ class FileStore(Store):
                 return
             os.chmod(final, READ_ONLY)
             _fsync_dir(final.parent)
-        except ObjectExistsError:
-            raise
-        except OSError as exc:
-            raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
     # -- reading -------------------------------------------------------------------------
     @contextlib.contextmanager

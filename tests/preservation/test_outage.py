@@ -51,7 +51,7 @@ def test_an_audit_while_the_store_is_down_says_unreadable(stoppable):
 
 
 def test_blob_checks_while_the_store_is_down_say_unreadable(stoppable):
-    from preservation.custody.audit import CaptureCheck, _check_blob_presence
+    from preservation.custody.stages import CaptureCheck, _check_blob_presence
 
     rt, stop = stoppable
     a = capture(rt, {"page.html": b"<p>evidence</p>", "photo.jpg": b"\xff\xd8 bytes"})
