@@ -90,6 +90,8 @@ def build(url: str, texts: list[str]) -> tuple[Catalogue, float, float]:
         with catalogue.session.begin() as session:
             write_docs(session, rows[start : start + BATCH])
     indexed = time.perf_counter() - started
+    with catalogue.engine.begin() as conn:  # what autovacuum (or a nightly ANALYZE) does
+        conn.execute(text("ANALYZE"))
     return catalogue, plain, indexed
 
 

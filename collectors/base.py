@@ -117,6 +117,8 @@ class SettingsView:
         object.__setattr__(self, "_values", {name: getattr(settings, name) for name in names})
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_values":  # copy/pickle probes: not settings
+            raise AttributeError(name)
         try:
             return self._values[name]
         except KeyError:
@@ -130,13 +132,27 @@ class SettingsView:
     def names(self) -> tuple[str, ...]:
         return tuple(self._values)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_settings_view, (self._values,))
+
     def __repr__(self) -> str:
         return f"SettingsView({', '.join(self._values)})"
 
 
+#: What a collector reads settings from: the pipeline hands a ``SettingsView``; tests and
+#: benchmarks may pass whole ``Settings``.
+CollectorSettings = Settings | SettingsView
+
+
+def _settings_view(values: dict[str, Any]) -> SettingsView:
+    view = object.__new__(SettingsView)
+    object.__setattr__(view, "_values", dict(values))
+    return view
+
+
 @dataclass
 class CollectContext:
-    settings: Settings | SettingsView  # the pipeline hands a SettingsView
+    settings: CollectorSettings
     policy: NetworkPolicy
     staging: Path  # an empty directory that belongs to this capture alone
     capture_id: str

@@ -20,10 +20,24 @@ from kernel import schedule
 from kernel.errors import InputError
 
 __all__ = [
-    "COLLECTORS", "KINDS", "OptionError", "check_options", "collector_class", "dag_interval",
-    "default_interval", "get_collector", "infer_kind", "normalise_source", "options_table",
-    "parse_line", "parse_pairs", "pool", "settings_view", "tick_warning",
-]  # fmt: skip
+    "COLLECTORS",
+    "KINDS",
+    "OptionError",
+    "check_options",
+    "collector_class",
+    "dag_interval",
+    "default_interval",
+    "describe_options",
+    "get_collector",
+    "infer_kind",
+    "normalise_source",
+    "options_table",
+    "parse_line",
+    "parse_pairs",
+    "pool",
+    "settings_view",
+    "tick_warning",
+]
 
 COLLECTORS: dict[str, str] = {
     "web": "collectors.web.collector:WebCollector",
@@ -150,6 +164,16 @@ def settings_names(collector: str | type[Collector] | Collector) -> tuple[str, .
 def settings_view(collector: str | type[Collector] | Collector, settings: Any) -> SettingsView:
     """What ``CollectContext.settings`` holds: never a secret the collector did not declare."""
     return SettingsView(settings, settings_names(collector))
+
+
+def describe_options(kind: str) -> list[dict[str, Any]]:
+    """The kind's declared options as plain data (``witnessbox watch options --json``)."""
+    declaration = collector_class(kind).options
+    return [
+        {"name": o.name, "type": o.type, "allowed": o.allowed(), "default": o.default_shown(),
+         "help": o.help, "aliases": list(o.aliases)}
+        for o in (declaration or [])
+    ]  # fmt: skip
 
 
 def options_table(kind: str) -> str:

@@ -30,8 +30,13 @@ def list_captures(
     case: str | None = None,
     status: str | None = None,
     limit: int | None = None,
+    before: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Captures, newest first, with their artifacts; ``limit`` None or <= 0: all of them."""
+    """Captures, newest first, with their artifacts; ``limit`` None or <= 0: all of them.
+
+    ``before`` (a capture id) pages by key: only captures older than it, so the n-th page
+    costs what the first does (an index range scan, never an OFFSET over the archive).
+    """
     if status is not None and status not in STATUSES:
         raise InputError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
     query = select(Capture).options(selectinload(Capture.artifacts)).order_by(Capture.id.desc())
@@ -41,6 +46,8 @@ def list_captures(
         query = query.where(Capture.case_id == case)
     if status:
         query = query.where(Capture.status == status)
+    if before:
+        query = query.where(Capture.id < before)
     if limit and limit > 0:
         query = query.limit(limit)
     with catalogue.session() as session:

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 
 from hashing.crypto import Digests
-from kernel.errors import StorageError, WitnessboxError
+from kernel.errors import ObjectExistsError, StorageError, WitnessboxError
 from preservation.catalogue.models import Catalogue
 from preservation.catalogue.replication_models import ReplicaState, ReplicationItem
 from preservation.store import ObjectInfo, Store, blob_key, is_blob_key
@@ -99,7 +99,9 @@ class QueuedStore(Store):
         self.primary.put_bytes(key, data, content_type)
         self._queued(key)
 
-    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
+    def put_object_file(
+        self, key: str, path: Path, sha256: str | None, *, replace: bool = False
+    ) -> str:
         return self.primary.put_object_file(key, path, sha256, replace=replace)
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
@@ -228,6 +230,11 @@ class Replicator:
                     continue
                 try:
                     copy_object(self.primary, replica.store, key)
+                except ObjectExistsError as exc:  # damage for `verify --repair`, not an outage
+                    self._failed(
+                        row_id, f"{replica.name}: {exc} (run `witnessbox verify --repair`)"
+                    )
+                    continue
                 except WitnessboxError as exc:
                     message = f"{replica.name}: {exc}"
                     self._failed(row_id, message)
@@ -283,21 +290,22 @@ def status(rt: Any) -> list[dict[str, Any]]:
                     ReplicationItem.replica == replica.name
                 )
             ).one()
-            first = session.scalar(
-                select(ReplicationItem.key)
+            first = session.execute(
+                select(ReplicationItem.key, ReplicationItem.last_error)
                 .where(ReplicationItem.replica == replica.name)
                 .order_by(ReplicationItem.id)
                 .limit(1)
-            )
+            ).first()
             state = session.get(ReplicaState, replica.name)
             out.append(
                 {
                     **replica.describe(),
                     "behind": int(behind or 0),
-                    "oldest_missing": first,
+                    "oldest_missing": first[0] if first else None,
                     "oldest_missing_since": oldest,
                     "last_sync_at": state.last_sync_at if state else None,
-                    "last_error": state.last_error if state else None,
+                    "last_error": (state.last_error if state else None)
+                    or (first[1] if first else None),
                     "last_check_at": state.last_check_at if state else None,
                     "last_check_ok": state.last_check_ok if state else None,
                 }

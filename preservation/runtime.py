@@ -21,6 +21,7 @@ from hashing.enrich import Enricher
 from kernel.ids import uuid7
 from kernel.netpolicy import NetworkPolicy
 from kernel.settings import Settings
+from preservation.catalogue import live_index
 from preservation.catalogue.leases import worker_name
 from preservation.catalogue.models import Catalogue
 from preservation.store import Store, open_store
@@ -89,6 +90,8 @@ def open_runtime(settings: Settings, **kwargs: Any) -> Runtime:
     settings.staging.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store, **settings.s3_options())
     catalogue = Catalogue.open(settings.catalogue)
+    if catalogue.engine.dialect.name != "sqlite":  # SQLite keeps them beside its file
+        live_index.place_snapshots(catalogue.engine, settings.home / "index")
     policy = NetworkPolicy(
         allow_private=settings.allow_private_networks,
         allow_metadata=settings.allow_cloud_metadata,

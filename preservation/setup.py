@@ -22,6 +22,31 @@ def _custody_init(settings: Settings, store: Any) -> dict[str, Any]:
 INIT_STEPS.append(_custody_init)
 
 
+def _replicas_init(settings: Settings, store: Any) -> dict[str, Any]:
+    """Each replica's bucket (with Object Lock, as the primary's) and what protects it."""
+    from preservation.store.replicas import open_replica
+
+    facts: dict[str, Any] = {}
+    for spec in settings.replicas:
+        replica = open_replica(settings, spec)
+        inner = getattr(replica.store, "inner", replica.store)
+        ensure = getattr(inner, "ensure_bucket", None)
+        if callable(ensure):
+            ensure()
+        lock = _retention_fact(settings.replace(store=spec.url), inner)
+        crypt = replica.encryption or (f"server-side ({spec.sse})" if spec.sse else "none")
+        if replica.encryption and not settings.kek:
+            crypt += " — NO key-encryption key is set (WITNESSBOX_KEK): writes will fail"
+        facts[f"replica {spec.name}"] = (
+            f"{inner.describe()}; retention: {lock}; encryption: {crypt}"
+        )
+        replica.store.close()
+    return facts
+
+
+INIT_STEPS.append(_replicas_init)
+
+
 def _retention_fact(settings: Settings, store: Any) -> str:
     """Say plainly when nothing but permissions protects the evidence from deletion."""
     if store.supports_retention:

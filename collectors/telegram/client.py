@@ -16,8 +16,8 @@ import asyncio
 import logging
 from typing import Any, BinaryIO, Protocol
 
+from collectors.base import CollectorSettings
 from kernel.errors import CollectionError, ConfigError
-from kernel.settings import Settings
 
 
 class TelegramPort(Protocol):
@@ -109,7 +109,7 @@ def translate(exc: BaseException) -> BaseException:
 
 
 # -- the Telethon implementation ----------------------------------------------------------------
-def credentials_configured(settings: Settings) -> bool:
+def credentials_configured(settings: CollectorSettings) -> bool:
     return bool(
         settings.telegram_api_id and settings.telegram_api_hash and settings.telegram_session
     )
@@ -123,7 +123,7 @@ class TelethonPort:
         self._loop = loop
 
     @classmethod
-    def build(cls, settings: Settings) -> TelethonPort:
+    def build(cls, settings: CollectorSettings) -> TelethonPort:
         """The client, not yet connected (nothing touches the network here)."""
         from telethon import TelegramClient
         from telethon.sessions import StringSession
@@ -153,7 +153,7 @@ class TelethonPort:
         return cls(client, loop)
 
     @classmethod
-    def connect(cls, settings: Settings) -> TelethonPort:
+    def connect(cls, settings: CollectorSettings) -> TelethonPort:
         port = cls.build(settings)
         try:
             port._run(port._client.connect())

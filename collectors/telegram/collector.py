@@ -13,22 +13,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from collectors.base import CollectContext, CollectedCapture, Collector, SourceRef
+from collectors.base import (
+    CollectContext,
+    CollectedCapture,
+    Collector,
+    CollectorSettings,
+    SourceRef,
+)
 from collectors.telegram.client import TelegramPort, credentials_configured
 from collectors.telegram.options import OPTIONS, TelegramOptions
 from collectors.telegram.urls import is_reference, is_telegram, telegram_channel
-from kernel.settings import Settings
 
 VERSION = "1.0.0"
 
 
-def choose_mode(opts: TelegramOptions, settings: Settings) -> str:
+def choose_mode(opts: TelegramOptions, settings: CollectorSettings) -> str:
     if opts.mode != "auto":
         return opts.mode
     return "api" if credentials_configured(settings) else "preview"
 
 
-def _connect(settings: Settings) -> TelegramPort:
+def _connect(settings: CollectorSettings) -> TelegramPort:
     from collectors.telegram.client import TelethonPort
 
     return TelethonPort.connect(settings)
@@ -64,7 +69,7 @@ class TelegramCollector(Collector):
 
     def __init__(
         self,
-        connect: Callable[[Settings], TelegramPort] | None = None,
+        connect: Callable[[CollectorSettings], TelegramPort] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._connect = connect or _connect

@@ -37,6 +37,8 @@ def _languages(value: Any) -> tuple[str, ...]:
     else:
         raise ValueError(value)
     items = [i for i in items if i]
+    if any(len(i) > 64 or not i.isprintable() or " " in i for i in items):
+        raise ValueError(value)
     if items in (["none"], []):
         return ()
     if "all" in items and "-live_chat" not in items:

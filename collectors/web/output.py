@@ -26,6 +26,7 @@ from collectors.web.hops import Hop
 from collectors.web.options import WebOptions
 from collectors.web.page import PageRecording
 from collectors.web.page_info import build_page_info, remote_addresses, tls_facts
+from collectors.web.verdicts import idle_reason, is_download
 
 WARC_NAME = "capture.warc.gz"
 WACZ_NAME = "capture.wacz"
@@ -125,6 +126,7 @@ def write_outputs(
     renamed_any: set[str] = set()
     main_chain = _main_chain(rec)
     main_final = main_chain[-1] if main_chain else None
+    download = not rec.committed and is_download(rec.navigation_error, main_final)
     page_url = rec.final_url or rec.requested_url
     main_response_id: str | None = None
     capture_date = datetime.fromtimestamp(rec.timings["started"], UTC)
@@ -195,6 +197,7 @@ def write_outputs(
             wanted = (kind.startswith("image/") and hop.body_size >= options.media_min_bytes) or (
                 kind.startswith(("audio/", "video/")) and hop.body_size > 0
             )
+            wanted = wanted or (download and hop is main_final)  # the file the URL answers with
             if wanted and not hop.truncated and not ids.revisit_of and hop.status == 200:
                 media_index += 1
                 ext = MEDIA_EXT.get(kind) or (mimetypes.guess_extension(kind) or ".bin").lstrip(".")
@@ -322,6 +325,11 @@ def write_outputs(
 
 def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tuple[str, list[str]]:
     reasons: list[str] = []
+    error = rec.navigation_error
+    if main_final is not None and not rec.committed and is_download(error, main_final):
+        if main_final.truncated:  # a complete capture of that file, unless it was cut short
+            return "partial", [f"the downloaded file was truncated ({main_final.truncated})"]
+        return "complete", reasons
     if not rec.committed or main_final is None or main_final.status is None:
         reasons.append(f"the page did not load: {rec.navigation_error or 'no main document'}")
         return "failed", reasons
@@ -330,10 +338,7 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
     if not rec.load_finished:
         reasons.append("the page did not finish loading (no load event) within the load timeout")
     if not rec.network_idle:
-        pending = len(rec.inflight_at_end)
-        reasons.append(
-            f"the network was not idle when the capture ended ({pending} request(s) in flight)"
-        )
+        reasons.append(idle_reason(rec.inflight_at_end))
     truncated = [h for h in rec.hops if h.truncated and not h.blocked]
     if truncated:
         reasons.append(f"{len(truncated)} response body(ies) truncated (size or time limit)")
@@ -346,7 +351,9 @@ def _status(rec: PageRecording, gate: PolicyGate, main_final: Hop | None) -> tup
             f"{len(gate.violations)} connection(s) to refused addresses (DNS changed under us)"
         )
     for problem in rec.problems:
-        if problem.startswith(("screenshot", "viewport screenshot", "DOM", "PDF")):
+        if problem.startswith("screenshot: viewport only"):
+            reasons.append(problem)  # a screenshot was kept: say which one
+        elif problem.startswith(("screenshot", "viewport screenshot", "DOM", "PDF")):
             reasons.append(f"snapshot step failed: {problem}")
     if main_final.status >= 400:
         return "failed", reasons

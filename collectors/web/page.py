@@ -19,22 +19,28 @@ from collectors.web.gate import PolicyGate
 from collectors.web.hops import Hop, Limits
 from collectors.web.options import WebOptions
 from collectors.web.recorder import NetworkRecorder
+from collectors.web.verdicts import (
+    VIEWPORT_ONLY,
+    VIEWPORT_ONLY_FAILED,
+    idle_verdict,
+    screenshot_budget,
+    settle_budget,
+)
 
 log = logging.getLogger("witnessbox.web.page")
 
-SCROLL_JS = """async ([steps, delay, maxMs]) => {
+#: one scroll step: a viewport down, then two frames (lazy loaders start their requests)
+STEP_JS = """async () => {
   const el = document.scrollingElement || document.documentElement;
-  const start = Date.now();
-  const atBottom = () => window.innerHeight + window.scrollY >= el.scrollHeight - 2;
-  let n = 0;
-  while (n < steps && Date.now() - start < maxMs && !atBottom()) {
-    window.scrollBy(0, window.innerHeight);
-    n++;
-    await new Promise(r => setTimeout(r, delay));
-  }
-  const bottom = atBottom();
+  window.scrollBy(0, window.innerHeight);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return window.innerHeight + window.scrollY >= el.scrollHeight - 2;
+}"""
+TOP_JS = """() => {
+  const el = document.scrollingElement || document.documentElement;
+  const bottom = window.innerHeight + window.scrollY >= el.scrollHeight - 2;
   window.scrollTo(0, 0);
-  return {steps: n, reached_bottom: bottom, height: el.scrollHeight};
+  return {reached_bottom: bottom, height: el.scrollHeight};
 }"""
 TIMING_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -145,7 +151,8 @@ async def capture_page(
             got = await recorder.send_quiet("Network.getCertificate", {"origin": origin})
             if got:
                 rec.certificates[origin] = list(got.get("tableNames") or [])
-        rec.inflight_at_end = recorder.inflight
+        if not rec.committed:
+            rec.inflight_at_end = recorder.inflight
     finally:
         if recorder is not None:
             rec.hops = await recorder.finish()
@@ -177,27 +184,50 @@ async def _settle(
         log.debug("load did not finish: %s", exc)
     rec.timings["loaded"] = time.time()
     if options.scroll_max_steps:
-        args = [options.scroll_max_steps, options.scroll_step_ms, int(options.scroll_max_s * 1000)]
         scrolled = await _bounded(
-            "scroll", page.evaluate(SCROLL_JS, args), options.scroll_max_s + 2, rec
+            "scroll", _scroll(page, recorder, options), options.scroll_max_s + 2, rec
         )
         rec.scroll = scrolled or {}
+    rec.timings["scrolled"] = time.time()
     deadline = time.monotonic() + options.idle_max_s
     for _attempt in range(3):
         seen = recorder.requests_seen
         problems = len(rec.problems)
+        quiet = options.idle_quiet_ms / 1000
+        budget = settle_budget(deadline, time.monotonic(), quiet) if _attempt else None
         idle, _ = await asyncio.gather(
-            recorder.wait_idle(options.idle_quiet_ms / 1000, max(0.0, deadline - time.monotonic())),
+            recorder.wait_idle(quiet, budget if budget is not None else options.idle_max_s),
             _snapshot(page, options, rec),
         )
-        rec.network_idle = idle
-        if recorder.requests_seen == seen or not idle:
+        rec.inflight_at_end = recorder.inflight  # the verdict and its reason: one moment
+        rec.network_idle = idle_verdict(idle, rec.inflight_at_end)
+        if recorder.requests_seen == seen or not rec.network_idle:
             break
+        if time.monotonic() >= deadline:
+            break  # the snapshots stand: taken while the network was idle
         del rec.problems[problems:]  # this attempt's failures are superseded by the next
     rec.timings["settled"] = time.time()
     timing = await _bounded("navigation timing", page.evaluate(TIMING_JS), 5, rec)
     if timing:
         rec.timings["navigation"] = timing
+
+
+async def _scroll(page: Any, recorder: NetworkRecorder, options: WebOptions) -> dict[str, Any]:
+    """Bounded scrolling for lazy content, paced by the network: a step that started
+    requests waits ``scroll_step_ms`` for them; a step that started none goes straight on
+    (a fixed pause per step made a 20,000 px page spend 3 s scrolling)."""
+    deadline = time.monotonic() + options.scroll_max_s
+    steps = paused = 0
+    bottom = False
+    while steps < options.scroll_max_steps and time.monotonic() < deadline and not bottom:
+        seen = recorder.requests_seen
+        bottom = bool(await page.evaluate(STEP_JS))
+        steps += 1
+        if recorder.requests_seen != seen:
+            paused += 1
+            await asyncio.sleep(options.scroll_step_ms / 1000)
+    end = await page.evaluate(TOP_JS)
+    return {"steps": steps, "paused_steps": paused, **end}
 
 
 async def _snapshot(page: Any, options: WebOptions, rec: PageRecording) -> None:
@@ -206,12 +236,32 @@ async def _snapshot(page: Any, options: WebOptions, rec: PageRecording) -> None:
     if snap:
         rec.title, rec.text, rec.dom = snap["title"], snap["text"], snap["dom"]
     if options.screenshot:
-        rec.screenshot = await _bounded(
-            "screenshot", page.screenshot(full_page=True, type="png", timeout=30_000), 35, rec
-        )
-        if rec.screenshot is None:  # very tall pages: fall back to the viewport
-            rec.screenshot = await _bounded(
-                "viewport screenshot", page.screenshot(type="png", timeout=15_000), 20, rec
-            )
+        await _screenshot(page, options, rec)
     if options.pdf:
         rec.pdf = await _bounded("PDF", page.pdf(print_background=True), 60, rec)
+
+
+async def _screenshot(page: Any, options: WebOptions, rec: PageRecording) -> None:
+    """Full page in a time scaled to its height; else the viewport, and the reason says so."""
+    height = rec.scroll.get("height") or await _bounded(
+        "page height", page.evaluate("() => document.documentElement.scrollHeight"), 5, rec
+    )
+    elapsed = time.time() - rec.timings["started"]
+    budget = screenshot_budget(height, elapsed, options.capture_timeout_s)
+    rec.timings["screenshot_budget_ms"] = int(budget * 1000)
+    problems = len(rec.problems)
+    started = time.time()
+    if budget > 0:
+        shot = page.screenshot(full_page=True, type="png", timeout=budget * 1000)
+        rec.screenshot = await _bounded("screenshot", shot, budget + 2, rec)
+    rec.timings["screenshot_ms"] = int((time.time() - started) * 1000)
+    if rec.screenshot is not None:
+        return
+    failed = rec.problems[problems:]
+    del rec.problems[problems:]
+    viewport = page.screenshot(type="png", timeout=15_000)
+    rec.screenshot = await _bounded("viewport screenshot", viewport, 20, rec)
+    if rec.screenshot is not None:
+        timed_out = not failed or "gave up" in failed[0] or "Timeout" in failed[0]
+        why = failed[0].removeprefix("screenshot: ") if failed else ""
+        rec.problems.append(VIEWPORT_ONLY if timed_out else VIEWPORT_ONLY_FAILED.format(why=why))

@@ -113,9 +113,11 @@ def run(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None)
     args = parser.parse_args(argv)
     env = worker_env(os.environ if env is None else env, args.address)
     url = env.get(BROKER_ENV)
-    if not url:
+    indirect = any(env.get(BROKER_ENV + suffix) for suffix in ("_CMD", "_SECRET"))
+    if url:
+        check_broker(url)
+    elif not indirect:  # from a command or a secrets backend: Airflow resolves it itself
         raise ConfigError(f"no Celery broker: set {BROKER_ENV} (redis://:PASSWORD@HOST:PORT/0)")
-    check_broker(url)
     procs = [subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
              for cmd in reversed(commands(args, env))]  # the log server first
     worker = procs[-1]

@@ -19,7 +19,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-KINDS = ("", "web", "video", "telegram")
+from collectors import registry
+
+KINDS = ("", *registry.KINDS)  # "" = any kind
 STATUSES = ("", "complete", "partial", "failed")
 
 
@@ -28,7 +30,8 @@ def _e(value: Any) -> str:
 
 
 def search_box(query: str = "", case: str = "", kind: str = "", status: str = "",
-               since: str = "", until: str = "", action: str = "search") -> str:  # fmt: skip
+               since: str = "", until: str = "", action: str = "search",
+               source: str = "") -> str:  # fmt: skip
     """The search form (also on the Captures page)."""
     def options(values: tuple[str, ...], chosen: str, label: str) -> str:
         return "".join(
@@ -41,6 +44,7 @@ def search_box(query: str = "", case: str = "", kind: str = "", status: str = ""
         f"<input name='q' value='{_e(query)}' size='50' placeholder='words, \"a phrase\", "
         "prefix*, OR, NOT' required>"
         f"<input name='case' value='{_e(case)}' placeholder='case'>"
+        f"<input name='source' value='{_e(source)}' placeholder='source id' size='10'>"
         f"<select name='kind'>{options(KINDS, kind, 'any kind')}</select>"
         f"<select name='status'>{options(STATUSES, status, 'any status')}</select>"
         f"<input name='since' value='{_e(since)}' placeholder='since (7d, 2026-05-01)' size='14'>"
@@ -75,14 +79,14 @@ def build_router(
     router = APIRouter()
 
     def run_search(q: str, case: str, kind: str, status: str, since: str, until: str,
-                   limit: int) -> list[dict[str, Any]]:  # fmt: skip
+                   limit: int, source: str = "") -> list[dict[str, Any]]:  # fmt: skip
         from preservation.cli.search import parse_moment
         from preservation.search.index import Filters, search
 
         rt = runtime()
         now = rt.clock()
         filters = Filters(
-            case=case or None, kind=kind or None, status=status or None,
+            case=case or None, kind=kind or None, status=status or None, source=source or None,
             since=parse_moment(since, now) if since else None,
             until=parse_moment(until, now) if until else None,
         )  # fmt: skip
@@ -91,26 +95,26 @@ def build_router(
 
     @router.get("/api/search")
     def api_search(q: str, case: str = "", kind: str = "", status: str = "", since: str = "",
-                   until: str = "", limit: int = 50,
+                   until: str = "", limit: int = 50, source: str = "",
                    user: dict = Depends(current_user)) -> JSONResponse:  # fmt: skip
         from kernel.errors import InputError
 
         try:
-            return JSONResponse(run_search(q, case, kind, status, since, until, limit))
+            return JSONResponse(run_search(q, case, kind, status, since, until, limit, source))
         except InputError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
 
     @router.get("/search", response_class=HTMLResponse)
     def search_page(q: str = "", case: str = "", kind: str = "", status: str = "",
-                    since: str = "", until: str = "", limit: int = 50,
+                    since: str = "", until: str = "", limit: int = 50, source: str = "",
                     user: dict = Depends(current_user)) -> HTMLResponse:  # fmt: skip
         from kernel.errors import InputError
 
-        form = search_box(q, case, kind, status, since, until)
+        form = search_box(q, case, kind, status, since, until, source=source)
         if not q:
             return page("Search", form)
         try:
-            hits = run_search(q, case, kind, status, since, until, limit)
+            hits = run_search(q, case, kind, status, since, until, limit, source)
         except InputError as exc:
             return page("Search", form + f"<p class='failed'>error: {_e(exc)}</p>")
         data = [

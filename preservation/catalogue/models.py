@@ -119,12 +119,17 @@ class SourceItem(Base):
 
 class Capture(Base):
     __tablename__ = "captures"
+    __table_args__ = (  # scale01_indexes: filtered lists newest first, keyset pages
+        Index("ix_captures_source_id_id", "source_id", "id"),
+        Index("ix_captures_case_id_id", "case_id", "id"),
+        Index("ix_captures_status_id", "status", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    source_id: Mapped[str] = mapped_column(String(32), index=True)
+    source_id: Mapped[str] = mapped_column(String(32))
     source_url: Mapped[str] = mapped_column(String(4096))
     kind: Mapped[str] = mapped_column(String(16))
-    case_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    case_id: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))
@@ -163,10 +168,13 @@ class Artifact(Base):
 
 class PerceptualHash(Base):
     __tablename__ = "perceptual_hashes"
-    __table_args__ = (Index("ix_phash_algorithm_prefix", "algorithm", "prefix"),)
+    __table_args__ = (
+        Index("ix_phash_algorithm_prefix", "algorithm", "prefix"),
+        Index("ix_phash_sha256_algorithm_frame", "sha256", "algorithm", "frame"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the hashed artifact
+    sha256: Mapped[str] = mapped_column(String(64))  # the hashed artifact
     algorithm: Mapped[str] = mapped_column(String(32))
     bits: Mapped[int] = mapped_column(Integer)
     value: Mapped[str] = mapped_column(String(128))  # hex, most significant bit first
@@ -180,6 +188,7 @@ class SimilarLink(Base):
     """Two artifacts found to be near-duplicates: linked, never merged."""
 
     __tablename__ = "similar_links"
+    __table_args__ = (Index("ix_similar_links_b_sha256", "b_sha256"),)
 
     a_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     b_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -190,6 +199,7 @@ class SimilarLink(Base):
 
 class LedgerEntry(Base):
     __tablename__ = "ledger"
+    __table_args__ = (Index("ix_ledger_event_subject", "event", "subject"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime]

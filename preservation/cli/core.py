@@ -13,6 +13,9 @@ from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
 from preservation.presentation import CAPTURE_FACTS, STATUSES
 
+#: ``captures`` lists the newest 50 unless told (--limit 0: all; --before ID: the next page)
+DEFAULT_CAPTURES_LIMIT = 50
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", parents=[common], help="create the home, catalogue and store")
@@ -32,7 +35,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="collector option, e.g. format=best, mode=preview",
+        help="collector option, e.g. pdf=true, mode=preview (list: witnessbox watch options)",
     )
     p.set_defaults(handler=cmd_watch_add)
     p = wsub.add_parser("list", parents=[common], help="list watched sources")
@@ -55,6 +58,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = wsub.add_parser("export", parents=[common], help="write the watchlist as JSON")
     p.add_argument("file", help="path, or - for standard output")
     p.set_defaults(handler=cmd_watch_export)
+    p = wsub.add_parser("options", parents=[common], help="the --option keys each kind takes")
+    p.add_argument("--kind", choices=KINDS)
+    p.set_defaults(handler=cmd_watch_options)
     watch.set_defaults(handler=lambda args, app: _need_action(watch))
 
     p = sub.add_parser("capture", parents=[common], help="capture one URL now")
@@ -75,7 +81,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source")
     p.add_argument("--case")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--limit", type=positive_int, help="only the newest N")
+    p.add_argument("--limit", type=positive_int, default=DEFAULT_CAPTURES_LIMIT,
+                   help=f"at most N, newest first (default {DEFAULT_CAPTURES_LIMIT})")
+    p.add_argument("--all", action="store_true", help="every capture, however many")
+    p.add_argument("--before", metavar="CAPTURE_ID",
+                   help="only captures older than this one (the next page)")
     p.set_defaults(handler=cmd_captures)
 
     p = sub.add_parser("show", parents=[common], help="show one capture and its artifacts")
@@ -240,6 +250,23 @@ def cmd_watch_import(args: argparse.Namespace, app: Any) -> int:
     return 0
 
 
+def cmd_watch_options(args: argparse.Namespace, app: Any) -> int:
+    """The declared options (no home, catalogue or store needed)."""
+    from collectors.registry import describe_options
+
+    kinds = [args.kind] if args.kind else list(KINDS)
+    data = {kind: describe_options(kind) for kind in kinds}
+
+    def human() -> None:
+        for kind, options in data.items():
+            print(f"{kind}:")
+            for o in options:
+                print(f"  {o['name']}  {o['allowed']} (default {o['default']}): {o['help']}")
+
+    app.emit(data, human)
+    return 0
+
+
 def cmd_watch_export(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
 
@@ -328,29 +355,27 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
         source=args.source,
         case=args.case,
         status=args.status,
-        limit=args.limit,
+        limit=0 if args.all else args.limit,  # 0 is "no limit" to the query, never on the CLI
+        before=args.before,
     )
-    app.emit(
-        rows,
-        lambda: (
-            table(
-                [
-                    [
-                        r["id"],
-                        r["finished_at"][:19],
-                        r["status"],
-                        len(r["artifacts"]),
-                        r["source_id"],
-                        r["url"],
-                    ]
-                    for r in rows
-                ],
-                ["CAPTURE", "FINISHED", "STATUS", "FILES", "SOURCE", "URL"],
-            )
-            if rows
-            else print("no captures yet")
-        ),
-    )
+
+    def human() -> None:
+        if not rows:
+            print("no captures" if args.before else "no captures yet")
+            return
+        table(
+            [
+                [r["id"], r["finished_at"][:19], r["status"], len(r["artifacts"]),
+                 r["source_id"], r["url"]]
+                for r in rows
+            ],
+            ["CAPTURE", "FINISHED", "STATUS", "FILES", "SOURCE", "URL"],
+        )
+        if args.limit and len(rows) == args.limit:  # there may be more: say how to page on
+            print(f"(the {args.limit} newest shown; older ones: --before {rows[-1]['id']})",
+                  file=sys.stderr)
+
+    app.emit(rows, human)
     return 0
 
 

@@ -41,6 +41,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_similar(args: argparse.Namespace, app: Any) -> int:
+    from preservation.catalogue.live_index import LiveSimilarityIndex
     from preservation.catalogue.similarity import find_similar
     from preservation.presentation import table
 
@@ -52,6 +53,7 @@ def cmd_similar(args: argparse.Namespace, app: Any) -> int:
             pdq_max_distance=args.pdq_max_distance,
             algorithms=args.algorithm,
             limit=args.limit or None,
+            index=LiveSimilarityIndex(session),  # from the packed snapshot, not every row
         )
     rows = [m.as_dict() for m in matches]
     app.emit(

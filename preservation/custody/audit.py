@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
 
 from kernel.errors import Findings, InputError, IntegrityError, Problem, StorageError
 from kernel.ids import isoformat
@@ -116,33 +116,29 @@ class AuditReport(Findings):
 def _targets(
     rt: Runtime, capture_id: str | None, sample: int | None
 ) -> tuple[str, list[CaptureCheck], list[Problem]]:
-    with rt.catalogue.session() as session:
-        rows = [
-            (c.id, c.manifest_key, c.manifest_sha256, c.source_id, c.source_url)
-            for c in session.scalars(select(Capture).order_by(Capture.id))
-        ]
-    indexed = {r[0]: r for r in rows}
+    columns = (Capture.id, Capture.manifest_key, Capture.manifest_sha256, Capture.source_id,
+               Capture.source_url)  # fmt: skip
     problems: list[Problem] = []
-    if capture_id is not None:
-        if capture_id not in indexed:
-            raise InputError(f"unknown capture: {capture_id}")
-        chosen = [indexed[capture_id]]
-        scope = f"capture:{capture_id}"
-    else:
+    with rt.catalogue.session() as session:
+        if capture_id is not None:
+            row = session.execute(select(*columns).where(Capture.id == capture_id)).first()
+            if row is None:
+                raise InputError(f"unknown capture: {capture_id}")
+            chosen, scope = [tuple(row)], f"capture:{capture_id}"
+        elif sample is not None:
+            if sample < 1:
+                raise InputError("--sample needs a positive number")
+            chosen, scope = _sample(session, columns, sample), f"sample:{sample}"
+        else:
+            chosen = [tuple(r) for r in session.execute(select(*columns).order_by(Capture.id))]
+            scope = "all"
+    if scope == "all":
         # the store is the truth: a manifest the catalogue lacks is checked too
-        known_keys = {r[1] for r in rows}
+        known_keys = {r[1] for r in chosen}
         for key in rt.store.list("captures/"):
             if key.endswith("/manifest.json") and key not in known_keys:
                 parts = key.split("/")
-                rows.append((parts[-2], key, "", parts[1], ""))
-        chosen = rows
-        scope = "all"
-        if sample is not None:
-            if sample < 1:
-                raise InputError("--sample needs a positive number")
-            chosen = random.SystemRandom().sample(rows, min(sample, len(rows)))
-            chosen.sort()
-            scope = f"sample:{sample}"
+                chosen.append((parts[-2], key, "", parts[1], ""))
     checks = [
         CaptureCheck(cid, key, source_id=sid, url=url, manifest_sha256=digest)
         for cid, key, digest, sid, url in chosen
@@ -150,13 +146,48 @@ def _targets(
     return scope, checks, problems
 
 
-def _ledger_digests(rt: Runtime) -> dict[str, str]:
+def _sample(session: Any, columns: tuple[Any, ...], n: int) -> list[tuple[Any, ...]]:
+    """``n`` captures drawn uniformly, without reading the whole table.
+
+    SQLite: random points in the (dense, insertion-ordered) rowid range, each one index
+    lookup. Elsewhere: random positions in primary-key order (an index-only walk).
+    """
+    rng = random.SystemRandom()
+    total = session.scalar(select(func.count()).select_from(Capture)) or 0
+    picked: dict[str, tuple[Any, ...]] = {}
+    if session.get_bind().dialect.name == "sqlite":
+        rowid = literal_column("captures.rowid")
+        top = session.scalar(select(func.max(rowid)).select_from(Capture)) or 0
+        for _attempt in range(n * 20):
+            if len(picked) >= min(n, total):
+                break
+            row = session.execute(
+                select(*columns).where(rowid >= rng.randint(1, top)).order_by(rowid).limit(1)
+            ).first()
+            if row is not None:
+                picked.setdefault(row[0], tuple(row))
+    if len(picked) < min(n, total):
+        for offset in rng.sample(range(total), min(n, total)):
+            row = session.execute(select(*columns).order_by(Capture.id).offset(offset).limit(1))
+            for r in row:
+                picked.setdefault(r[0], tuple(r))
+                break
+    return sorted(picked.values())[:n]
+
+
+def _ledger_digests(rt: Runtime, keys: list[str] | None = None) -> dict[str, str]:
     """manifest key → the sha256 the ledger recorded when the manifest was stored."""
+    query = select(LedgerEntry.subject, LedgerEntry.data).where(LedgerEntry.event == "stored")
+    out: dict[str, str] = {}
     with rt.catalogue.session() as session:
-        rows = session.execute(
-            select(LedgerEntry.subject, LedgerEntry.data).where(LedgerEntry.event == "stored")
-        ).all()
-    return {subject: (data or {}).get("manifest_sha256", "") for subject, data in rows}
+        if keys is None:
+            batches = [session.execute(query).all()]
+        else:  # only the captures being checked: one indexed lookup per key
+            batches = [session.execute(query.where(LedgerEntry.subject.in_(keys[i : i + 500])))
+                       .all() for i in range(0, len(keys), 500)]  # fmt: skip
+    for rows in batches:
+        out.update({subject: (data or {}).get("manifest_sha256", "") for subject, data in rows})
+    return out
 
 
 # -- the audit --------------------------------------------------------------------------------
@@ -183,8 +214,11 @@ def run_audit(
         (c.capture_id, c.manifest_key, c.source_id, c.url, c.manifest_sha256) for c in checks
     ]
     report = AuditReport(scope, rt.clock(), captures=checks)
-    recorded = _ledger_digests(rt)
-    expected_seals = sealed_batches(rt.catalogue)
+    everything = scope == "all"  # a sample reads only its own rows, never the whole table
+    recorded = _ledger_digests(rt, None if everything else [c.manifest_key for c in checks])
+    expected_seals = sealed_batches(
+        rt.catalogue, None if everything else [c.capture_id for c in checks]
+    )
     report.blobs, report.bytes = check_copy(rt, checks, recorded, expected_seals, workers, progress)
     report.copies[PRIMARY] = CopyResult(
         PRIMARY, report.blobs, report.bytes, [p for c in checks for p in c.problems]
@@ -236,15 +270,25 @@ def _custody_checks(
         else:
             report.retention = found.as_dict()
             problems.extend(found.problems)
-    if ledger:
-        progress("checking the custody ledger")
-        try:
-            chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
-        except StorageError as exc:
-            problems.append(Problem("unreadable", "ledger", str(exc)))
+    if not ledger:
+        return problems
+    try:
+        if report.scope != "all":  # a sample: its captures' entries, not the chain
+            from preservation.custody.ledger_local import verify_subjects
+
+            progress("checking the custody ledger entries of the captures checked")
+            subjects = [x for c in report.captures for x in (c.capture_id, c.manifest_key)]
+            chain = verify_subjects(rt.store, rt.catalogue, subjects)
+            scope = {"scope": "entries of the captures checked"}
         else:
-            report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
-            problems.extend(chain.problems)
+            progress("checking the custody ledger")
+            chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+            scope = {}
+    except StorageError as exc:  # out of reach: the chain is unknown, not broken
+        problems.append(Problem("unreadable", "ledger", str(exc)))
+        return problems
+    report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok, **scope}
+    problems.extend(chain.problems)
     return problems
 
 
@@ -314,6 +358,7 @@ def _record(rt: Runtime, report: AuditReport) -> None:
             "bytes": report.bytes,
             "failed": [c.capture_id for c in report.failed],
             "problems": details[:200],
+            "copies": {name: copy.as_dict() for name, copy in report.copies.items()},
         },
         report.finished_at or rt.clock(),
     )

@@ -138,10 +138,18 @@ class SealChecker:
         return seals, problems
 
 
-def sealed_batches(catalogue: Catalogue) -> dict[str, list[str]]:
-    """capture id → batch ids the catalogue expects seal proofs for."""
+def sealed_batches(
+    catalogue: Catalogue, capture_ids: list[str] | None = None
+) -> dict[str, list[str]]:
+    """capture id → batch ids the catalogue expects seal proofs for (all, or these)."""
     out: dict[str, list[str]] = {}
+    query = select(SealedCapture)
     with catalogue.session() as session:
-        for row in session.scalars(select(SealedCapture)):
-            out.setdefault(row.capture_id, []).append(row.batch_id)
+        chunks = [None] if capture_ids is None else [
+            capture_ids[i : i + 500] for i in range(0, len(capture_ids), 500)
+        ]
+        for chunk in chunks:
+            rows = query if chunk is None else query.where(SealedCapture.capture_id.in_(chunk))
+            for row in session.scalars(rows):
+                out.setdefault(row.capture_id, []).append(row.batch_id)
     return out

@@ -117,6 +117,8 @@ def embed_page(target: ReplayTarget, base: str, wacz_url: str, title: str = "") 
     ``base`` is the URL folder that serves ``ui.js`` and ``replay/sw.js``.
     """
     heading = escape(title or f"Capture {target.capture_id}")
+    t = target.ts
+    shown = f"{t[:4]}-{t[4:6]}-{t[6:8]} {t[8:10]}:{t[10:12]}:{t[12:14]}"
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{heading} · replay · witnessbox</title>"
@@ -125,7 +127,7 @@ def embed_page(target: ReplayTarget, base: str, wacz_url: str, title: str = "") 
         "font-size:.9rem;border-bottom:1px solid #d0d7de}replay-web-page{display:block;"
         "height:calc(100vh - 2.4rem)}</style></head><body>"
         f"<header>{heading}: <code>{escape(target.url)}</code> as captured at "
-        f"{escape(target.ts)} UTC, replayed from the archived WACZ</header>"
+        f"{escape(shown)} UTC, replayed from the archived WACZ</header>"
         f"<replay-web-page source='{escape(wacz_url)}' url='{escape(target.url)}' "
         f"ts='{escape(target.ts)}' replaybase='{escape(base)}replay/' embed='default'>"
         "</replay-web-page></body></html>"

@@ -115,9 +115,16 @@ class Store(ABC):
         if digests.sha256 != sha256:
             raise StorageError(f"the copy of {blob_key(sha256)} read back as {digests.sha256}")
 
-    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
-        """Write a local file's bytes (sha256 ``sha256``) under ``key``; a note for the ledger.
+    #: whether put_object_file needs the file's sha256 (S3 sends it for the server to check)
+    wants_object_sha256 = True
 
+    def put_object_file(
+        self, key: str, path: Path, sha256: str | None, *, replace: bool = False
+    ) -> str:
+        """Write a finished local file's bytes under ``key``; a note for the ledger.
+
+        ``sha256`` (of the file) is checked where the store can (None: the caller wrote the
+        file itself and the store does not want it, see ``wants_object_sha256``).
         Put-if-absent ("exists" when the key is taken) unless ``replace``: a repair replaces
         a damaged copy, on a versioned S3 bucket as a new version (the damaged one is kept).
         """

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,9 @@ from hashing.crypto import Digests, copy_and_digest
 from kernel.errors import ObjectExistsError, StorageError
 from preservation.store import envelope
 from preservation.store.base import ObjectInfo, Store, blob_key
+
+#: names the key-encryption key a replica's objects are encrypted under (plaintext, write-once)
+KEK_MARKER = "kek.json"
 
 
 class EncryptedStore(Store):
@@ -32,6 +37,7 @@ class EncryptedStore(Store):
         self.url = inner.url
         self._kek = envelope.load_kek(kek) if kek else None
         self._spool = spool_dir
+        self._claimed = False
 
     def __repr__(self) -> str:
         return f"EncryptedStore({self.inner.describe()!r})"
@@ -47,11 +53,24 @@ class EncryptedStore(Store):
         self.inner.close()
 
     def _key(self) -> bytes:
+        """The KEK for writing; refused if the replica already holds another key's objects."""
         if self._kek is None:
             raise envelope.KeyMismatch(
                 f"{self.url} is an encrypted replica and no key-encryption key is set "
                 "(WITNESSBOX_KEK or the Airflow connection witnessbox_kek)"
             )
+        if not self._claimed:
+            mine = envelope.kek_id(self._kek).hex()
+            marker = json.dumps({"algorithm": self.algorithm, "kek_id": mine}).encode()
+            try:
+                self.inner.put_bytes(KEK_MARKER, marker)  # write-once: the replica's key
+            except ObjectExistsError:
+                theirs = json.loads(self.inner.read_bytes(KEK_MARKER)).get("kek_id", "?")
+                raise envelope.KeyMismatch(
+                    f"wrong key-encryption key for {self.url}: its objects are encrypted under "
+                    f"key {theirs[:16]}, this installation's key is {mine[:16]}: nothing written"
+                ) from None
+            self._claimed = True
         return self._kek
 
     @contextlib.contextmanager
@@ -65,13 +84,14 @@ class EncryptedStore(Store):
         """Encrypt what ``write(sink)`` writes into a spool file, then store it under ``key``."""
         kek = self._key()
         with self._spool_file() as spool:
-            hashing = _HashingSink(spool)
-            writer = envelope.EncryptingWriter(kek, hashing)  # type: ignore[arg-type]
+            hashing = _HashingSink(spool) if self.inner.wants_object_sha256 else None
+            writer = envelope.EncryptingWriter(kek, hashing or spool)  # type: ignore[arg-type]
             result = write(writer)  # type: ignore[operator]
             writer.finish()
             spool.flush()
+            os.fsync(spool.fileno())  # durable before a file store links it into place
             note = self.inner.put_object_file(
-                key, Path(spool.name), hashing.hexdigest(), replace=replace
+                key, Path(spool.name), hashing.hexdigest() if hashing else None, replace=replace
             )
         return note, result
 
@@ -107,8 +127,13 @@ class EncryptedStore(Store):
             raise StorageError(f"the copy of {key} read as sha256 {plain_sha}, not {sha256}")
         return str(note)
 
-    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
+    def put_object_file(
+        self, key: str, path: Path, sha256: str | None, *, replace: bool = False
+    ) -> str:
         with open(path, "rb") as stream:
+            if sha256 is None:
+                sha256 = hashlib.sha256(stream.read()).hexdigest()
+                stream.seek(0)
             return self._put_checked(key, stream, sha256, replace=replace)
 
     # -- named objects -------------------------------------------------------------------

@@ -52,7 +52,10 @@ def open_replica(settings: Settings, spec: ReplicaSpec) -> Replica:
     if spec.encrypt:
         from preservation.store.encrypted import EncryptedStore
 
-        store = EncryptedStore(store, settings.kek, spool_dir=settings.staging)
+        # ciphertext is spooled beside a file replica (then linked into place), else in staging
+        spool = getattr(store, "root", None)
+        spool = spool / ".tmp" if spool is not None else settings.staging
+        store = EncryptedStore(store, settings.kek, spool_dir=spool)
     return Replica(spec.name, store, spec)
 
 

@@ -362,8 +362,12 @@ class S3Store(Store):
             raise StorageError(f"the server's sha256 of {key} does not match the upload")
         self.lock.check(key, info, wanted)
 
-    def put_object_file(self, key: str, path: Path, sha256: str, *, replace: bool = False) -> str:
+    def put_object_file(
+        self, key: str, path: Path, sha256: str | None, *, replace: bool = False
+    ) -> str:
         """Upload a file under ``key`` (encrypted objects, repairs); see ``Store``."""
+        if sha256 is None:
+            raise StorageError(f"uploading {key} needs its sha256")
         if not replace and self.stat(key) is not None:
             return "exists"
         wanted = self.lock.wanted()

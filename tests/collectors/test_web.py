@@ -418,6 +418,8 @@ def _free_port() -> int:
 @pytest.fixture
 def pywb(index: Captured, tmp_path: Path):
     """pywb's ``wayback`` on a free port, serving the index capture's WACZ as collection 'witness'."""
+    if not (PYWB_BIN / "wb-manager").is_file():
+        pytest.fail("pywb is not installed: `make venv` puts it in .venv/pywb", pytrace=False)
     root = tmp_path / "pywb"
     root.mkdir()
     for args in (

@@ -30,6 +30,20 @@ def witnessbox(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([WITNESSBOX, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+def _in_groups(proc: psutil.Process, pgids: list[int]) -> bool:
+    try:
+        return os.getpgid(proc.pid) in pgids
+    except (ProcessLookupError, psutil.Error):
+        return False
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def listening(pgids: list[int]) -> set[str]:
     found = set()
     for proc in psutil.process_iter():
@@ -87,6 +101,8 @@ def test_two_celery_workers_share_the_web_captures_and_every_capture_verifies(tm
                 assert set(hosts) == {"127.0.0.2", "127.0.0.3"}, hosts  # both workers captured
                 pgids = [p.pid for p in af.procs.values()]
                 assert listening(pgids) <= {"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+            left = [p for p in psutil.process_iter() if _in_groups(p, pgids) and _alive(p)]
+            assert not left, f"the parts left processes behind: {left}"
         listed = json.loads(witnessbox(env, "captures", "--json", "--limit", "100").stdout)
         assert len(listed) == SOURCES
         assert sorted(c["source_id"] for c in listed) == sorted(set(c["source_id"] for c in listed))

@@ -27,6 +27,7 @@ SCRIPT = textwrap.dedent(
     page = client.get("/witnessbox/search", params={"q": "журналіст*"}, **auth)
     out["search"] = [page.status_code, page.text]
     out["api"] = client.get("/witnessbox/api/search", params={"q": "МІНСКУ", "kind": "web"}, **auth).json()
+    out["api_source"] = client.get("/witnessbox/api/search", params={"q": "мінску", "source": "nope"}, **auth).json()
     out["bad"] = client.get("/witnessbox/api/search", params={"q": '"open'}, **auth).status_code
     out["bad_page"] = client.get("/witnessbox/search", params={"q": "*"}, **auth).text
     out["captures_box"] = "name='q'" in client.get("/witnessbox/captures", **auth).text
@@ -74,6 +75,7 @@ def test_search_changes_and_replay_pages(airflow_env, tmp_path):
     status, html = out["search"]
     assert status == 200 and "<mark>журналістаў</mark>" in html and out["capture"] in html
     assert [(h["field"], h["case"]) for h in out["api"]] == [("page", "C1")]
+    assert out["api_source"] == []
     assert out["bad"] == 400 and "error: bad search query: a prefix" in out["bad_page"]
     assert out["captures_box"]
     assert f'href="../replay/{out["capture"]}"' in out["capture_page"]

@@ -93,3 +93,66 @@ def test_sniff(tmp_path: Path, head: bytes, kind: str | None) -> None:
     assert sniff(path) == kind
     assert visual_kind(path, "application/octet-stream") == kind
     assert visual_kind(path, "image/png; charset=binary") == "image"
+
+
+class _SlowReader:
+    """A metadata reader that records when it ran, slowly: to see what overlaps it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.threads: list[str] = []
+        self.spans: list[tuple[float, float]] = []
+        self.lock = threading.Lock()
+        self.version = "test"
+
+    def read(self, path):
+        import threading
+        import time
+
+        from hashing.metadata import MetadataResult
+
+        with self.lock:
+            self.threads.append(threading.current_thread().name)
+        start = time.perf_counter()
+        time.sleep(0.3)
+        self.spans.append((start, time.perf_counter()))
+        result = MetadataResult()
+        result.fields = {"read": Path(path).name}
+        return result
+
+    def close(self) -> None:
+        pass
+
+
+def test_submitted_descriptions_match_and_exiftool_runs_beside_the_hashes(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    import hashing.video
+
+    hashing_spans = []
+    real = hashing.video.hash_video
+
+    def timed(path, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real(path, *args, **kwargs)
+        finally:
+            hashing_spans.append((start, time.perf_counter()))
+
+    monkeypatch.setattr(hashing.video, "hash_video", timed)
+
+    clips = [make_clip(tmp_path / f"v{n}.mp4", seconds=2, size="320x240", gop=25) for n in range(3)]
+    reader = _SlowReader()
+    with Enricher(metadata=reader) as enricher:
+        started = time.perf_counter()
+        futures = [enricher.submit(path, "video/mp4", "media") for path in clips]
+        described = [f.result() for f in futures]
+        elapsed = time.perf_counter() - started
+        again = enricher.describe(clips[0], "video/mp4", "media")
+    assert [d.metadata["read"] for d in described] == ["v0.mp4", "v1.mp4", "v2.mp4"]
+    assert described[0].perceptual == again.perceptual and described[0].perceptual
+    assert set(reader.threads) == {next(iter(reader.threads))}  # one exiftool thread: one request at a time
+    assert reader.threads[0].startswith("exiftool")
+    assert elapsed >= 0.9  # three reads one after another, never two at once
+    assert any(a < d and c < b for a, b in reader.spans for c, d in hashing_spans)  # overlapped

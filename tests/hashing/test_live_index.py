@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from preservation.catalogue import live_index
 from preservation.catalogue.live_index import LiveSimilarityIndex
@@ -121,3 +121,38 @@ def test_a_lower_id_committed_late_is_still_found(catalogue) -> None:
     with catalogue.session() as session:
         hits = LiveSimilarityIndex(session).search(QueryHash("phash", 64, late_value), 0)
         assert [h[0] for h in hits] == [late_sha]
+
+
+def test_a_fresh_process_starts_from_the_snapshot_and_never_trusts_a_stale_one(
+    catalogue_url: str, tmp_path, monkeypatch
+) -> None:
+    rng = np.random.default_rng(11)
+    first = Catalogue.open(catalogue_url)
+    live_index.place_snapshots(first.engine, tmp_path / "index")
+    with first.session.begin() as session:
+        values = _add(session, rng, 3000, "snap")
+    queries = [_near(v, rng, int(rng.integers(0, 6))) for v in values[:30]]
+    _same_answers(first, queries)  # loads the base from the database and writes the snapshot
+    pointer = live_index.snapshot_dir(first.engine) / "phash-64.current"
+    assert pointer.is_file()
+    first.close()
+
+    # a new process (a new engine): the base comes from the file, not from every row
+    second = Catalogue.open(catalogue_url)
+    live_index.place_snapshots(second.engine, tmp_path / "index")
+    real_bulk = live_index._bulk_rows
+    monkeypatch.setattr(live_index, "_bulk_rows", lambda *a: pytest.fail("read every row"))
+    try:
+        _same_answers(second, queries)
+        # another process changes a row under the snapshot (same id, another value)
+        with second.session.begin() as session:
+            row = session.scalars(select(PerceptualHash).where(PerceptualHash.value == values[0])).one()
+            row.value = f"{int(values[0], 16) ^ 0xFFFF_FFFF:016x}"
+        monkeypatch.setattr(live_index, "_bulk_rows", real_bulk)  # a reload is now right
+        with second.session() as session:
+            hits = LiveSimilarityIndex(session).search(QueryHash("phash", 64, values[0]), 0)
+            assert [h[0] for h in hits if h[0] == row.sha256] == []
+        _same_answers(second, [*queries, row.value])
+    finally:
+        live_index.forget(second.engine)
+        second.close()

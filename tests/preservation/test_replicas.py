@@ -35,8 +35,9 @@ def vault_server(tmp_path_factory):
 
 
 @pytest.fixture
-def replicated(wb_env, monkeypatch, seaweedfs, vault_server):
-    """A home whose witnessbox.toml names the two replicas; returns the buckets."""
+def replicated(catalogue_url, wb_env, monkeypatch, seaweedfs, vault_server):
+    """A home whose witnessbox.toml names the two replicas (on SQLite and on PostgreSQL,
+    since the replication queue is a catalogue table); returns the buckets."""
     if vault_server.process.poll() is not None:
         restart(vault_server)
     home = Path(wb_env["WITNESSBOX_HOME"])
@@ -126,6 +127,9 @@ def test_a_capture_while_a_replica_is_down_commits_and_catches_up(replicated, va
         "pending": 0,
     }
     assert report["copies"]["offsite"]["blobs"] == 2
+    code, out, _ = cli(capsys, "ledger", "list", "--json")
+    audited = json.loads(out)[-1]
+    assert audited["event"] == "audited" and audited["data"]["copies"]["vault"]["ok"] is True
     rows = status(capsys)
     assert rows["vault"]["last_check_ok"] is True and rows["vault"]["last_check_at"]
     for name in ("offsite", "vault"):  # Object Lock retention on every S3 replica
@@ -269,7 +273,9 @@ def test_an_encrypted_replica_holds_no_plaintext_yet_verifies_and_exports_the_sa
     assert code == 2 and "no key-encryption key is set" in err
 
 
-def test_get_needs_a_reason_and_every_read_leaves_one_ledger_entry(runtime, capsys, tmp_path):
+def test_get_needs_a_reason_and_every_read_leaves_one_ledger_entry(
+    catalogue_url, runtime, capsys, tmp_path
+):
     from preservation.custody.access import open_for_download
 
     rt = runtime
@@ -326,3 +332,121 @@ def test_get_needs_a_reason_and_every_read_leaves_one_ledger_entry(runtime, caps
     (exported,) = new_entries(before)
     assert exported["event"] == "exported" and exported["data"]["reason"] == "handover"
     assert exported["data"]["captures"] == [outcome.capture_id]
+
+
+def test_an_sse_s3_replica_is_encrypted_by_the_server(
+    wb_env, monkeypatch, seaweedfs, vault_server, capsys
+):
+    """SeaweedFS offers SSE-S3: the replica asks for it; its disks hold no plaintext."""
+    if vault_server.process.poll() is not None:
+        restart(vault_server)
+    phrase = b"sse phrase: the second convoy turned east at dawn"
+    home = Path(wb_env["WITNESSBOX_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    plain, sse = seaweedfs.make_bucket(object_lock=True), vault_server.make_bucket(object_lock=True)
+    (home / "witnessbox.toml").write_text(
+        "retention_days = 1\n"
+        f'[[replicas]]\nname = "plain"\nurl = "s3://{plain}"\nendpoint = "http://{seaweedfs.endpoint}"\n\n'
+        f'[[replicas]]\nname = "sse"\nurl = "s3://{sse}"\nendpoint = "http://{vault_server.endpoint}"\n'
+        'sse = "s3"\n'
+    )
+    for name, server in (("PLAIN", seaweedfs), ("SSE", vault_server)):
+        monkeypatch.setenv(f"WITNESSBOX_REPLICA_{name}_ACCESS_KEY", server.access_key)
+        monkeypatch.setenv(f"WITNESSBOX_REPLICA_{name}_SECRET_KEY", server.secret_key)
+    code, out, err = cli(capsys, "init")
+    assert code == 0, err
+    assert "replica sse: s3://" in out and "encryption: server-side (s3)" in out
+    assert "retention: S3 Object Lock, COMPLIANCE for 1 days" in out
+    outcome = captured({"page.html": b"<p>" + phrase + b"</p>"})
+    stat = vault_server.client().stat_object(sse, outcome.manifest_key)
+    assert stat.metadata.get("x-amz-server-side-encryption") == "AES256"
+    copies = {r["name"]: r for r in manifest_of(outcome)["replicas"]}
+    assert copies["sse"] == {
+        "name": "sse",
+        "url": f"s3://{sse}",
+        "encryption": None,
+        "server_side_encryption": "s3",
+    }
+
+    def on_disk(server) -> bool:
+        found = subprocess.run(
+            ["grep", "-rlF", phrase.decode(), str(server.data)], capture_output=True
+        )
+        return found.returncode == 0
+
+    assert on_disk(seaweedfs) and not on_disk(vault_server)
+    code, out, err = cli(capsys, "verify", "--all", "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["copies"]["sse"]["blobs"] == 1
+
+
+def test_replica_settings_keep_secrets_out_of_files_and_logs(tmp_path):
+    from kernel.errors import ConfigError
+
+    (tmp_path / "witnessbox.toml").write_text(
+        '[[replicas]]\nname = "offsite"\nurl = "s3://b"\nsecret_key = "inline"\n'
+    )
+    with pytest.raises(ConfigError, match="secrets go in the environment"):
+        load_settings({"WITNESSBOX_HOME": str(tmp_path)})
+    (tmp_path / "witnessbox.toml").write_text('[[replicas]]\nname = "offsite"\nurl = "s3://b"\n')
+    env = {
+        "WITNESSBOX_HOME": str(tmp_path),
+        "WITNESSBOX_REPLICA_OFFSITE_SECRET_KEY": "s3cr3t-v4lue",
+        "WITNESSBOX_KEK": "k" * 44,
+    }
+    s = load_settings(env)
+    assert s.replicas[0].secret_key == "s3cr3t-v4lue"
+    assert "s3cr3t-v4lue" not in repr(s) and "s3cr3t-v4lue" not in json.dumps(s.public_dict())
+    assert s.public_dict()["kek"] == "(set)"
+    for bad in ('name = "Primary"', 'name = "primary"', 'name = "x"\nurl = "ftp://h"'):
+        (tmp_path / "witnessbox.toml").write_text(f"[[replicas]]\n{bad}\n")
+        with pytest.raises(ConfigError):
+            load_settings({"WITNESSBOX_HOME": str(tmp_path)})
+
+
+def test_a_conflicting_copy_stays_queued_without_blocking_the_rest(tmp_path):
+    from datetime import UTC, datetime
+
+    from kernel.replicas import ReplicaSpec
+    from preservation.catalogue.models import Catalogue
+    from preservation.replication import QueuedStore, Replicator, pending_keys
+    from preservation.store.filesystem import FileStore
+    from preservation.store.replicas import Replica
+
+    catalogue = Catalogue.open(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    copy = FileStore(tmp_path / "copy")
+    copy.put_bytes("ledger/000000000001.json", b'{"tampered": true}')
+    replicator = Replicator(
+        catalogue,
+        FileStore(tmp_path / "primary"),
+        [Replica("copy", copy, ReplicaSpec("copy", "file:///x"))],
+        lambda: datetime.now(UTC),
+    )
+    store = QueuedStore(
+        replicator.primary, catalogue, ["copy"], lambda: datetime.now(UTC), lambda: None
+    )
+    store.put_bytes("ledger/000000000001.json", b'{"seq": 1}')
+    store.put_bytes("ledger/000000000002.json", b'{"seq": 2}')
+    assert replicator.drain() == {"copy": {"copied": 1, "error": ""}}
+    assert copy.read_bytes("ledger/000000000002.json") == b'{"seq": 2}'
+    assert copy.read_bytes("ledger/000000000001.json") == b'{"tampered": true}'  # untouched
+    assert pending_keys(catalogue, "copy") == {"ledger/000000000001.json"}
+    catalogue.close()
+
+
+def test_damaged_ciphertext_is_named_unreadable_and_repaired(replicated, capsys):
+    outcome = captured({"page.html": PAGE})
+    page = next(a for a in manifest_of(outcome)["artifacts"] if a["name"] == "page.html")
+    sealed = bytearray(raw(replicated, "vault", page["key"]))
+    sealed[-20] ^= 0x01  # inside the last segment
+    overwrite(replicated, "vault", page["key"], bytes(sealed))
+    code, out, _ = cli(capsys, "verify", outcome.capture_id)
+    assert code == 1
+    (problem,) = fails(out)
+    assert problem.startswith(f"unreadable: {page['key']} (replica=vault: page.html")
+    assert "fails its tag" in problem
+    code, out, err = cli(capsys, "verify", outcome.capture_id, "--repair")
+    assert code == 0, out + err
+    assert f"REPAIRED {page['key']} on vault from primary: wrote a new version" in out
+    code, out, err = cli(capsys, "verify", outcome.capture_id)
+    assert code == 0, out + err

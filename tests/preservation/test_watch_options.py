@@ -85,3 +85,21 @@ def test_good_options_are_stored_as_given(wb_env, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["options"] == {"ratelimit": "2M"}
+
+
+def test_watch_options_lists_the_declarations(wb_env, capsys, tmp_path):
+    from collectors import registry
+
+    assert main(["watch", "options", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == list(registry.KINDS)
+    for kind, options in data.items():
+        declared = registry.collector_class(kind).options
+        assert [o["name"] for o in options] == [o.name for o in declared]
+    web = {o["name"]: o for o in data["web"]}
+    assert web["viewport_width"]["allowed"] == "a whole number from 1 to 16384"
+    assert web["pdf"]["default"] == "false"
+    assert main(["watch", "options", "--kind", "video"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("video:\n") and "  rate_limit  a size such as" in out
+    assert not (tmp_path / "home").exists()  # nothing to open for a listing

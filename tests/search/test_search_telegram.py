@@ -27,7 +27,10 @@ POSTS = {
 
 
 @pytest.fixture
-def api_env(catalogue_url, monkeypatch):
+def api_env(catalogue_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("WITNESSBOX_CHANGE_NOTIFIER", "tests.support.search_site.RecordingNotifier")
+    monkeypatch.setenv("WITNESSBOX_CHANGE_NOTIFIER_ARGS",
+                       json.dumps({"path": str(tmp_path / "alerts.jsonl")}))  # fmt: skip
     monkeypatch.setenv("WITNESSBOX_TELEGRAM_API_ID", "12345")
     monkeypatch.setenv("WITNESSBOX_TELEGRAM_API_HASH", "feedfacefeedfacefeedfacefeedface")
     monkeypatch.setenv("WITNESSBOX_TELEGRAM_SESSION", "1BsessionSECRETvalue==")
@@ -99,8 +102,11 @@ def test_filters_narrow_the_hits(rt):
     assert len(_find(rt, "журналисты", until=finished)) == 2
 
 
-def test_edits_and_deletions_are_changes_with_their_time(rt):
+def test_edits_and_deletions_are_changes_with_their_time(rt, tmp_path):
     source, first, second = _archive(rt)
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert [(a["kind"], a["item"], a["capture_id"]) for a in alerts] == [
+        ("message-deleted", "2", second.capture_id)]  # the notifier heard of the deletion only
     with rt.catalogue.session() as session:
         changes = list_changes(session)
     kinds = {(c["kind"], c["item"]) for c in changes}
@@ -149,3 +155,10 @@ def test_search_and_changes_on_the_command_line(rt, capsys):
     ] == ["message-edited", "message-deleted"]
     assert main(["changes", "--case", "NONE"]) == 0
     assert "no changes" in capsys.readouterr().out
+
+
+def test_a_broken_notifier_never_fails_a_capture(rt, caplog):
+    rt.settings.change_notifier = "nowhere.Missing"
+    source, first, second = _archive(rt)
+    assert second.status == "complete"
+    assert "change notifier nowhere.Missing unusable" in caplog.text

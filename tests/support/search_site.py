@@ -94,4 +94,27 @@ def _text_page_collector():  # built lazily: the web collector's declarations im
 def __getattr__(name: str):  # the registry imports it by name
     if name == "TextPageCollector":
         return _text_page_collector()
+    if name == "RecordingNotifier":
+        return _recording_notifier()
     raise AttributeError(name)
+
+
+def _recording_notifier():  # an Airflow notifier, as an operator would name in the settings
+    from airflow.sdk import BaseNotifier
+
+    class RecordingNotifier(BaseNotifier):
+        """Appends every change it is told about to the JSON-lines file ``path``."""
+
+        template_fields = ("path",)
+
+        def __init__(self, path: str) -> None:
+            super().__init__()
+            self.path = path
+
+        def notify(self, context):  # type: ignore[no-untyped-def]
+            import json
+
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(context["witnessbox_change"]) + "\n")
+
+    return RecordingNotifier
