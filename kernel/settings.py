@@ -48,6 +48,9 @@ class Settings:
     tsa_urls: str = ""  # comma-separated RFC 3161 endpoints
     lease_seconds: int = 900  # a worker's claim on a source; renewed while it captures
     audit_sample: int = 200  # captures per scheduled fixity audit (0: every capture)
+    notifier: str = ""  # "smtp" or an Airflow notifier class, called when an audit fails
+    notify_to: str = ""  # comma-separated e-mail addresses (notifier "smtp")
+    notifier_args: str = ""  # JSON object: keyword arguments for the notifier class
     telegram_api_id: str = ""
     telegram_api_hash: str = field(default="", repr=False, metadata=SECRET)
     telegram_session: str = field(default="", repr=False, metadata=SECRET)

@@ -13,7 +13,7 @@ from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
 from preservation.presentation import CAPTURE_FACTS, STATUSES
 
-#: ``captures`` lists the newest 50 unless told (--limit 0: all; --before ID: the next page)
+#: ``captures`` lists the newest 50 unless told (--limit N, --all; --before ID: the next page)
 DEFAULT_CAPTURES_LIMIT = 50
 
 
@@ -350,12 +350,13 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
     from preservation.presentation import table
     from preservation.queries import list_captures
 
+    limit = None if args.all else args.limit
     rows = list_captures(
         app.runtime.catalogue,
         source=args.source,
         case=args.case,
         status=args.status,
-        limit=0 if args.all else args.limit,  # 0 is "no limit" to the query, never on the CLI
+        limit=limit,
         before=args.before,
     )
 
@@ -371,8 +372,8 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
             ],
             ["CAPTURE", "FINISHED", "STATUS", "FILES", "SOURCE", "URL"],
         )
-        if args.limit and len(rows) == args.limit:  # there may be more: say how to page on
-            print(f"(the {args.limit} newest shown; older ones: --before {rows[-1]['id']})",
+        if limit and len(rows) == limit:  # there may be more: say how to page on
+            print(f"(the {limit} newest shown; older ones: --before {rows[-1]['id']}, or --all)",
                   file=sys.stderr)
 
     app.emit(rows, human)
