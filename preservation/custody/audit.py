@@ -28,18 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, literal_column, select, tablesample, text
 
-from kernel.errors import InputError, IntegrityError, Problem
+from kernel.errors import Findings, InputError, IntegrityError, Problem, StorageError
 from kernel.ids import isoformat
 from kernel.replicas import PRIMARY
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
+from preservation.custody.seal_check import sealed_batches
 from preservation.custody.stages import (
     CaptureCheck,
     check_copy,
-    problem_dict,
     rehash,
     sha256_stream,
 )
-from preservation.custody.timestamps import sealed_batches
 
 if TYPE_CHECKING:
     from preservation.runtime import Runtime
@@ -69,7 +68,7 @@ class CopyResult:
 
 
 @dataclass
-class AuditReport:
+class AuditReport(Findings):
     scope: str
     started_at: datetime
     finished_at: datetime | None = None
@@ -84,10 +83,6 @@ class AuditReport:
     copies: dict[str, CopyResult] = field(default_factory=dict)  # primary first, then replicas
 
     @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
     def failed(self) -> list[CaptureCheck]:
         return [c for c in self.captures if not c.ok]
 
@@ -99,7 +94,7 @@ class AuditReport:
             "finished_at": isoformat(self.finished_at) if self.finished_at else None,
             "checked": {"captures": len(self.captures), "blobs": self.blobs, "bytes": self.bytes},
             "failed_captures": [c.capture_id for c in self.failed],
-            "problems": [problem_dict(p) for p in self.problems],
+            "problems": self.problem_dicts(),
             "captures": [c.as_dict() for c in self.captures],
             "copies": {name: copy.as_dict() for name, copy in self.copies.items()},
             "audit_id": self.audit_id,
@@ -281,30 +276,39 @@ def _custody_checks(
 
     problems: list[Problem] = []
     if retention:
-        if report.scope == "all":
-            keys: list[str] = list(rt.store.list(""))
+        try:
+            if report.scope == "all":
+                keys: list[str] = list(rt.store.list(""))
+            else:
+                keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
+                for c in report.captures:
+                    keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
+            progress(f"checking the retention of {len(set(keys))} object(s)")
+            found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
+        except StorageError as exc:  # out of reach: retention unknown, not broken
+            problems.append(Problem("unreadable", "retention", str(exc)))
         else:
-            keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
-            for c in report.captures:
-                keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
-        progress(f"checking the retention of {len(set(keys))} object(s)")
-        found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
-        report.retention = found.as_dict()
-        problems.extend(found.problems)
-    if ledger and report.scope != "all":  # a sample: its captures' entries, not the chain
-        from preservation.custody.ledger_local import verify_subjects
+            report.retention = found.as_dict()
+            problems.extend(found.problems)
+    if not ledger:
+        return problems
+    try:
+        if report.scope != "all":  # a sample: its captures' entries, not the chain
+            from preservation.custody.ledger_local import verify_subjects
 
-        progress("checking the custody ledger entries of the captures checked")
-        subjects = [x for c in report.captures for x in (c.capture_id, c.manifest_key)]
-        chain = verify_subjects(rt.store, rt.catalogue, subjects)
-        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok,
-                         "scope": "entries of the captures checked"}  # fmt: skip
-        problems.extend(chain.problems)
-    elif ledger:
-        progress("checking the custody ledger")
-        chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
-        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
-        problems.extend(chain.problems)
+            progress("checking the custody ledger entries of the captures checked")
+            subjects = [x for c in report.captures for x in (c.capture_id, c.manifest_key)]
+            chain = verify_subjects(rt.store, rt.catalogue, subjects)
+            scope = {"scope": "entries of the captures checked"}
+        else:
+            progress("checking the custody ledger")
+            chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+            scope = {}
+    except StorageError as exc:  # out of reach: the chain is unknown, not broken
+        problems.append(Problem("unreadable", "ledger", str(exc)))
+        return problems
+    report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok, **scope}
+    problems.extend(chain.problems)
     return problems
 
 
