@@ -18,6 +18,7 @@ from typing import Any
 
 from kernel.errors import ConfigError
 from kernel.replicas import parse_replicas
+from kernel.values import as_bool
 
 ENV_PREFIX = "WITNESSBOX_"
 SECRET = {"secret": True}
@@ -127,14 +128,10 @@ def _current_user() -> str:
 
 def _coerce(name: str, kind: Any, raw: Any) -> Any:
     if kind is bool or kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off", ""):
-            return False
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        value = as_bool(raw)
+        if value is None:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        return value
     if kind is int or kind == "int":
         try:
             return int(raw)

@@ -33,8 +33,8 @@ from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
 from kernel.errors import WitnessboxError
-from kernel.ids import isoformat
-from preservation.catalogue.indexer import index_manifest, parse_time
+from kernel.ids import isoformat, parse_time
+from preservation.catalogue.indexer import index_manifest
 from preservation.catalogue.models import Capture, Cursor, Source
 from preservation.catalogue.views import CatalogueSeenItems, source_ref, source_snapshot
 from preservation.custody import ledger as custody_ledger

@@ -120,6 +120,22 @@ def _need_action(parser: argparse.ArgumentParser) -> int:
     raise InputError(f"{parser.prog}: choose an action (see --help)")
 
 
+def _entry(args: argparse.Namespace, rt: Any, every: str | None = None) -> Any:
+    """The watchlist entry ``watch add`` and ``capture`` describe (checked, not stored)."""
+    from preservation.catalogue import watchlist
+
+    return watchlist.validate_entry(
+        args.url,
+        rt.policy,
+        kind=args.kind,
+        every=every,
+        tags=args.tag,
+        case=args.case,
+        note=args.note,
+        options=parse_options(args.option),
+    )
+
+
 # -- init -----------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace, app: Any) -> int:
     from preservation.setup import initialise
@@ -136,16 +152,7 @@ def cmd_watch_add(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
 
     rt = app.runtime
-    spec = watchlist.validate_entry(
-        args.url,
-        rt.policy,
-        kind=args.kind,
-        every=args.every,
-        tags=args.tag,
-        case=args.case,
-        note=args.note,
-        options=parse_options(args.option),
-    )
+    spec = _entry(args, rt, every=args.every)
     source = watchlist.add_source(rt.catalogue, spec, app.settings.operator, rt.clock())
     warning = tick_warning(spec.kind, spec.schedule_seconds)
     if warning:
@@ -297,15 +304,7 @@ def cmd_capture(args: argparse.Namespace, app: Any) -> int:
     from preservation.runner import capture_source
 
     rt = app.runtime
-    spec = watchlist.validate_entry(
-        args.url,
-        rt.policy,
-        kind=args.kind,
-        tags=args.tag,
-        case=args.case,
-        note=args.note,
-        options=parse_options(args.option),
-    )
+    spec = _entry(args, rt)
     resume_pending(rt)
     with rt.catalogue.session.begin() as session:
         source = watchlist.find_source(session, spec.kind, spec.url)
@@ -424,4 +423,4 @@ def cmd_reindex(args: argparse.Namespace, app: Any) -> int:
             print(f"problem: {problem}", file=sys.stderr)
 
     app.emit(data, human)
-    return 1 if report.problems else 0
+    return 0 if report.ok else 1
