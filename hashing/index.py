@@ -43,16 +43,6 @@ def hex_to_words(values: Iterable[str], bits: int) -> np.ndarray:
     return np.array(rows, dtype=np.uint64).reshape(-1, words)
 
 
-def hex_column_to_words(values: Sequence[str], bits: int) -> np.ndarray:
-    """``hex_to_words`` for a million values at once (one bytes.fromhex, no Python loop)."""
-    words = words_for(bits)
-    digits = words * 16
-    if values and all(len(v) == digits for v in values):
-        raw = bytes.fromhex("".join(values))
-        return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, words)
-    return hex_to_words(values, bits)
-
-
 def int_to_words(value: int, bits: int) -> np.ndarray:
     words = words_for(bits)
     return np.array(
@@ -117,9 +107,10 @@ class HammingIndex:
         self._offsets: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []
         for word, shift, width in self.blocks:
-            keys = self._block(values[:, word], shift, width)
+            keys = self._block(values[:, word], shift, width).astype(np.uint16)  # width <= 16
             counts = np.bincount(keys, minlength=1 << width)
             self._offsets.append(np.concatenate(([0], np.cumsum(counts))))
+            # a stable sort of 16-bit keys is a radix sort: ~10 ms per million rows
             self._rows.append(np.argsort(keys, kind="stable").astype(np.int32))
 
     def state(self) -> dict[str, np.ndarray]:

@@ -75,6 +75,23 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.kind}: {self.subject}" + (f" ({self.detail})" if self.detail else "")
 
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "subject": self.subject, "detail": self.detail}
+
+
+class Findings:
+    """The base of every check's report (audit, ledger, seal, reindex): ``ok`` means no
+    problem was found, and problems print the same way in every report's JSON."""
+
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def problem_dicts(self) -> list[dict[str, str]]:
+        return [p.as_dict() for p in self.problems]
+
 
 class IntegrityError(WitnessboxError):
     exit_code = 1

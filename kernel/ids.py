@@ -1,4 +1,5 @@
-"""Identifiers: UUIDv7 for captures (time-ordered, so listings sort by capture time)."""
+"""Identifiers and timestamps: UUIDv7 for captures (time-ordered, so listings sort by
+capture time), and the one spelling of a moment in manifests, ledger entries and listings."""
 
 from __future__ import annotations
 
@@ -28,6 +29,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def isoformat(moment: datetime) -> str:
-    """UTC with microseconds and a Z: one spelling everywhere in manifests."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def isoformat(moment: datetime, timespec: str = "microseconds") -> str:
+    """UTC with a Z; a naive moment is taken as UTC.
+
+    ``microseconds`` (the default: manifests, ledger, listings) always writes six digits,
+    so the strings sort as the moments do; ``seconds`` drops them (WACZ's ``created``);
+    ``auto`` writes them only when non-zero (Telegram message JSON, as Telethon dates print).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """The moment an ``isoformat`` string (or any ISO 8601 one) names; None for none.
+
+    Raises ``ValueError`` on text that is not ISO 8601.
+    """
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.errors import ConfigError
+from kernel.values import as_bool
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _KEYS = {
@@ -69,14 +70,10 @@ class ReplicaSpec:
 
 
 def _bool(name: str, key: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"replica {name}: {key} must be true or false, not {raw!r}")
+    value = as_bool(raw)
+    if value is None:
+        raise ConfigError(f"replica {name}: {key} must be true or false, not {raw!r}")
+    return value
 
 
 def parse_replicas(raw: Any, env: Mapping[str, str]) -> list[ReplicaSpec]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from kernel.errors import ConfigError
 from kernel.replicas import parse_replicas
+from kernel.values import as_bool
 
 ENV_PREFIX = "WITNESSBOX_"
 SECRET = {"secret": True}
@@ -47,6 +48,9 @@ class Settings:
     tsa_urls: str = ""  # comma-separated RFC 3161 endpoints
     lease_seconds: int = 900  # a worker's claim on a source; renewed while it captures
     audit_sample: int = 200  # captures per scheduled fixity audit (0: every capture)
+    notifier: str = ""  # "smtp" or an Airflow notifier class, called when an audit fails
+    notify_to: str = ""  # comma-separated e-mail addresses (notifier "smtp")
+    notifier_args: str = ""  # JSON object: keyword arguments for the notifier class
     telegram_api_id: str = ""
     telegram_api_hash: str = field(default="", repr=False, metadata=SECRET)
     telegram_session: str = field(default="", repr=False, metadata=SECRET)
@@ -124,14 +128,10 @@ def _current_user() -> str:
 
 def _coerce(name: str, kind: Any, raw: Any) -> Any:
     if kind is bool or kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off", ""):
-            return False
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        value = as_bool(raw)
+        if value is None:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        return value
     if kind is int or kind == "int":
         try:
             return int(raw)

@@ -33,8 +33,8 @@ from collectors.base import CollectContext, CollectedCapture, StagedArtifact
 from hashing.crypto import Digests
 from kernel import __version__
 from kernel.errors import WitnessboxError
-from kernel.ids import isoformat
-from preservation.catalogue.indexer import index_manifest, parse_time
+from kernel.ids import isoformat, parse_time
+from preservation.catalogue.indexer import index_manifest
 from preservation.catalogue.models import Capture, Cursor, Source
 from preservation.catalogue.views import CatalogueSeenItems, source_ref, source_snapshot
 from preservation.custody import ledger as custody_ledger
@@ -323,8 +323,16 @@ def commit_pending(rt: Runtime, staging: Path) -> CaptureOutcome:
     )
 
 
-def resume_pending(rt: Runtime) -> list[CaptureOutcome]:
-    """Complete captures whose process died after collecting (their data may be gone online)."""
+def _pending_source(staging: Path) -> str | None:
+    try:
+        return json.loads((staging / PENDING).read_text())["source"]["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def resume_pending(rt: Runtime, source_id: str | None = None) -> list[CaptureOutcome]:
+    """Complete captures whose process died after collecting (their data may be gone online);
+    with ``source_id``, only that source's."""
     outcomes: list[CaptureOutcome] = []
     if not rt.settings.staging.is_dir():
         return outcomes
@@ -333,6 +341,8 @@ def resume_pending(rt: Runtime) -> list[CaptureOutcome]:
         rt.progress(f"{len(leftovers)} interrupted capture(s) in staging: witnessbox staging list")
     for staging in sorted(rt.settings.staging.iterdir()):
         if not (staging / PENDING).is_file():
+            continue
+        if source_id is not None and _pending_source(staging) != source_id:
             continue
         with file_lock(staging.with_suffix(".lock"), blocking=False) as locked:
             if not locked or not (staging / PENDING).is_file():

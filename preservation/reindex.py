@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
-from kernel.errors import IntegrityError, Problem, StorageError
+from kernel.errors import Findings, IntegrityError, Problem, StorageError
 from preservation.catalogue.indexer import index_manifest, link_safely, relink_all
 from preservation.catalogue.live_index import forget as forget_live_index
 from preservation.catalogue.models import (
@@ -32,7 +32,7 @@ from preservation.store import Store
 
 
 @dataclass
-class ReindexReport:
+class ReindexReport(Findings):
     manifests: int = 0
     indexed: int = 0
     already: int = 0

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from kernel.ids import isoformat
+
 WACZ_VERSION = "1.1.1"
 _CHUNK = 1 << 20
 
@@ -36,10 +38,6 @@ class WaczPage:
     title: str = ""
     id: str = ""
     text: str | None = None  # full text, for ReplayWeb.page's search
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def cdxj_lines(warc: Path, filename: str) -> list[str]:
@@ -59,7 +57,7 @@ def cdxj_lines(warc: Path, filename: str) -> list[str]:
 def pages_jsonl(pages: Iterable[WaczPage]) -> bytes:
     lines = [{"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}]
     for n, page in enumerate(pages):
-        entry = {"id": page.id or f"page-{n}", "url": page.url, "ts": _iso(page.ts)}
+        entry = {"id": page.id or f"page-{n}", "url": page.url, "ts": isoformat(page.ts)}
         if page.title:
             entry["title"] = page.title
         if page.text is not None:
@@ -125,14 +123,14 @@ def write_wacz(
             "profile": "data-package",
             "wacz_version": WACZ_VERSION,
             "resources": resources,
-            "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": isoformat(created, "seconds"),
             "software": software,
         }
         if title:
             package["title"] = title
         if pages:
             package["mainPageURL"] = pages[0].url
-            package["mainPageDate"] = _iso(pages[0].ts)
+            package["mainPageDate"] = isoformat(pages[0].ts)
         package_bytes = json.dumps(package, indent=2, ensure_ascii=False).encode()
         info = zipfile.ZipInfo("datapackage.json", date_time=stamp)
         info.compress_type = zipfile.ZIP_DEFLATED

@@ -8,10 +8,11 @@ that was observed (``deletions`` batch). Earlier versions stay in earlier captur
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from collectors.telegram.normalise import iso, message_record
+from kernel.ids import parse_time
 
 IDS_PER_REQUEST = 100
 
@@ -36,7 +37,7 @@ class Recheck:
             since = self.now() - timedelta(days=self.opts.recheck_days)
             for message_id, info in known:
                 date = (info.get("data") or {}).get("date")
-                if date and datetime.fromisoformat(date.replace("Z", "+00:00")) >= since:
+                if date and parse_time(date) >= since:
                     chosen.setdefault(message_id, info)
         newest = sorted(chosen.items(), key=lambda pair: pair[0], reverse=True)[
             : self.opts.recheck_max

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from kernel.canonical import compact_json
+from kernel.ids import isoformat
 
 REDACTED_KEYS = frozenset({"access_hash", "file_reference"})
 REDACTED = "[redacted]"
@@ -32,11 +34,8 @@ _EXTENSIONS = {
 
 
 def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # Telethon gives aware UTC datetimes; be safe with fakes
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """As Telethon dates print (microseconds only when there are any); naive means UTC."""
+    return None if moment is None else isoformat(moment, "auto")
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -94,7 +93,7 @@ def tl_name(obj: Any) -> str:
 
 
 def canonical(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json(data)
 
 
 def content_hash(data: Any) -> str:

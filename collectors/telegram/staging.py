@@ -8,7 +8,6 @@ whole. The byte total is tracked against the capture's size budget.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, BinaryIO
 
 from collectors.base import StagedArtifact, check_artifact_name
 from collectors.telegram.client import MediaTooLarge
+from kernel.canonical import compact_json
 
 
 class LimitedWriter:
@@ -83,7 +83,7 @@ class Staging:
         path = self._path(name)
         tmp = path.with_name(path.name + ".part")
         with open(tmp, "wb") as out:
-            out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+            out.write(compact_json(data, sort_keys=False))
             size = out.tell()
         os.replace(tmp, path)
         self.bytes += size

@@ -7,19 +7,19 @@ an artifact and as a WARC metadata record.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from collectors.web.gate import PolicyGate
 from collectors.web.hops import Hop
 from collectors.web.options import WebOptions
 from collectors.web.page import PageRecording
+from kernel.ids import from_epoch, isoformat
 
 
 def iso_epoch(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return isoformat(from_epoch(epoch))
 
 
 

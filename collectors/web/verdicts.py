@@ -24,7 +24,6 @@ SCREENSHOT_BASE_S = 10.0
 SCREENSHOT_PER_1000PX_S = 1.5
 #: kept back from ``capture_timeout_s`` for the viewport fallback, the PDF and the files
 CAPTURE_RESERVE_S = 20.0
-DOWNLOAD_ERRORS = ("Download is starting", "net::ERR_ABORTED")
 
 
 def idle_verdict(waited_idle: bool, inflight: list[str]) -> bool:
@@ -65,4 +64,10 @@ def is_download(navigation_error: str | None, main_final: Any) -> bool:
         return False
     if header(main_final, "content-disposition").strip().lower().startswith("attachment"):
         return True
-    return bool(navigation_error) and any(e in navigation_error for e in DOWNLOAD_ERRORS)
+    if not navigation_error:
+        return False
+    if "Download is starting" in navigation_error:
+        return True
+    # an aborted navigation is a download only when what came back is not a page
+    kind = header(main_final, "content-type").split(";")[0].strip().lower()
+    return "net::ERR_ABORTED" in navigation_error and kind not in ("text/html", "")

@@ -85,9 +85,10 @@ def variable(name: str) -> str | None:
 def _extra(conn: Any) -> dict[str, Any]:
     raw = getattr(conn, "extra", None) or "{}"
     try:
-        return json.loads(raw) if isinstance(raw, str) else dict(raw)
-    except ValueError:
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (TypeError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}  # a JSON list or number is no extra
 
 
 def airflow_overrides(

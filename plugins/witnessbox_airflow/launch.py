@@ -57,8 +57,10 @@ def main() -> int:
         service.start()
         print("starting api-server, scheduler, dag-processor, triggerer...", flush=True)
         service.wait_ready(timeout=300)
-        print(f"\nAirflow is up: {service.url}/ (log in there; witnessbox menu: "
-              f"{service.url}/witnessbox/watchlist)")
+        print(
+            f"\nAirflow is up: {service.url}/ (log in there; witnessbox menu: "
+            f"{service.url}/witnessbox/watchlist)"
+        )
         for name, role in ROLE_USERS.items():
             secret = new.get(name)
             shown = secret if secret else f"(unchanged, see {home / 'passwords.json'})"
@@ -67,8 +69,11 @@ def main() -> int:
         while True:
             for name, proc in service.procs.items():
                 if proc.poll() is not None:
-                    print(f"error: airflow {name} exited ({proc.returncode}); see "
-                          f"{service.log_path(name)}", file=sys.stderr)
+                    print(
+                        f"error: airflow {name} exited ({proc.returncode}); see "
+                        f"{service.log_path(name)}",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(2)
     except KeyboardInterrupt:

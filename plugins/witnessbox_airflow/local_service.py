@@ -130,8 +130,21 @@ def run_airflow(env: Mapping[str, str], *args: str, timeout: float = 600) -> str
     return proc.stdout
 
 
+def init_witnessbox(env: Mapping[str, str]) -> None:
+    """``witnessbox init`` once before any task: the catalogue is migrated by one process,
+    not raced by the first tasks of five DAGs starting together."""
+    witnessbox = str(Path(sys.executable).with_name("witnessbox"))
+    proc = subprocess.run(
+        [witnessbox, "init"], env=dict(env), capture_output=True, text=True, timeout=300
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"witnessbox init failed: {proc.stderr.strip()[-500:]}")
+
+
 def prepare(env: Mapping[str, str]) -> None:
-    """Migrate the metadata database and create the witnessbox pools (idempotent)."""
+    """Migrate the metadata database, create the witnessbox pools, run ``witnessbox init``
+    (all idempotent)."""
+    init_witnessbox(env)
     run_airflow(env, "db", "migrate")
     pools = {name: {"slots": slots, "description": what} for name, slots, what in POOLS.values()}
     pools_file = Path(env["AIRFLOW_HOME"]) / "witnessbox-pools.json"
@@ -173,6 +186,7 @@ class AirflowService:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: SIGINT reaches its workers
+                preexec_fn=_default_signals,
             )
         return self
 
@@ -230,6 +244,12 @@ class AirflowService:
             out.close()
         self.procs.clear()
         self.logs.clear()
+
+
+def _default_signals() -> None:
+    """A launcher started in the background ignores SIGINT; its parts must not inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _reap_group(pgid: int, grace: float = 5) -> None:

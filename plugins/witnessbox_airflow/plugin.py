@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from witnessbox_airflow import search_ui, ui
-from witnessbox_airflow.ui import app
+from witnessbox_airflow import search_ui
+from witnessbox_airflow.ui import data, render
+from witnessbox_airflow.ui.app import app
+from witnessbox_airflow.ui.auth import current_user
 
-app.include_router(search_ui.build_router(ui.current_user, ui.page, ui._runtime, ui.rows))
+# the analyst's Search, Changes and Replay pages share the login check, layout and runtime
+app.include_router(
+    search_ui.build_router(current_user, render.page, data.runtime, render.rows)
+)
 
 
 class WitnessboxPlugin(AirflowPlugin):

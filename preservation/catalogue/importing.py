@@ -96,9 +96,12 @@ def _open(path: Path) -> IO[str]:
 
 def _read(stream: IO[str], size: int) -> str:
     try:
-        return stream.read(size)
+        text = stream.read(size)
     except UnicodeDecodeError:
         raise _Fatal("the file is not UTF-8 text") from None
+    if stream.buffer.tell() > MAX_IMPORT_BYTES:  # it grew after it was measured
+        raise _Fatal(f"the file grew past {MAX_IMPORT_BYTES // MiB} MiB while it was read")
+    return text
 
 
 def _lines(stream: IO[str], first: str) -> Iterator[tuple[int, str | None]]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from collectors import registry
 from kernel.errors import InputError
+from kernel.ids import parse_time
 from preservation.catalogue.live_index import LiveSimilarityIndex
 from preservation.catalogue.models import (
     Artifact,
@@ -29,12 +30,6 @@ from preservation.catalogue.models import (
 from preservation.catalogue.similarity import SimilarityIndex, link_artifacts, link_near_duplicates
 
 log = logging.getLogger("witnessbox.index")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _hash_prefix(value: str, bits: int) -> int:

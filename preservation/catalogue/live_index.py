@@ -8,7 +8,7 @@ Airflow task is a new process. Here the committed rows of an algorithm form a *b
   transaction that later rolls back never enter it), and only the rows newer than it are
   read by each use, searched by brute force;
 - loaded in one bulk read of ``(id, value)`` into numpy arrays (the artifact, frame and
-  quality of a hit are read by id for the hits alone), about 1 s at a million hashes;
+  quality of a hit are read by id for the hits alone);
 - kept as a packed snapshot beside the catalogue (``<catalogue>.index/`` for SQLite, the
   runtime's ``WITNESSBOX_HOME/index/`` otherwise): numpy arrays, memory-mapped, so a fresh
   process starts from the file in milliseconds instead of the database.
@@ -33,13 +33,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from hashing.index import HammingIndex, brute_force, hex_column_to_words, hex_to_words
+from hashing.index import HammingIndex, brute_force, hex_to_words, words_for
 from preservation.catalogue.models import PerceptualHash
-from preservation.catalogue.similarity import QueryHash, SimilarityIndex, _Table
+from preservation.catalogue.similarity import (
+    HASH_COLUMNS,
+    HashTable,
+    Hit,
+    QueryHash,
+    SimilarityIndex,
+)
 
 #: Newer rows than this are folded into a fresh base instead of being scanned each time.
 REBUILD_AFTER = 20_000
@@ -50,13 +56,8 @@ SAMPLE = 16
 OVERLAP = 1000
 SNAPSHOT_FORMAT = 1
 
-_COLUMNS = (
-    PerceptualHash.id,
-    PerceptualHash.sha256,
-    PerceptualHash.value,
-    PerceptualHash.frame,
-    PerceptualHash.quality,
-)
+#: The row id, then what a ``HashTable`` holds.
+_COLUMNS = (PerceptualHash.id, *HASH_COLUMNS)
 
 
 @dataclass
@@ -101,24 +102,40 @@ def _base_of(ids: np.ndarray, index: HammingIndex | None, top: int) -> _Base:
     return _Base(index, ids, top, frozenset(ids[ids > top - OVERLAP].tolist()))
 
 
-def _bulk_rows(engine: Engine, algorithm: str, bits: int, top: int) -> tuple[list, list]:
-    """(ids, hex values) of an algorithm's rows up to ``top``: one query, raw cursor."""
-    query = select(PerceptualHash.id, PerceptualHash.value).where(
-        PerceptualHash.algorithm == algorithm, PerceptualHash.bits == bits,
-        PerceptualHash.id <= top,
-    )  # fmt: skip
+def _bulk_rows(
+    engine: Engine, algorithm: str, bits: int, top: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, words) of an algorithm's rows up to ``top`` (in the order the database reads them).
+
+    The database concatenates the fixed-width hex of every id and value into two strings
+    (one aggregate query), which numpy decodes at once: no Python object per row, so a
+    million hashes cost two strings instead of two million. Values of another width than
+    the algorithm's (never written by witnessbox) fall back to reading rows.
+    """
+    digits = words_for(bits) * 16
+    params = {"algorithm": algorithm, "bits": bits, "top": top}
     with engine.connect() as conn:
-        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-    if not rows:
-        return [], []
-    ids, values = zip(*rows, strict=True)
-    return list(ids), list(values)
+        if conn.dialect.name == "sqlite":
+            sql = ("SELECT count(*), group_concat(printf('%016x', id), ''), "
+                   "group_concat(value, '') FROM perceptual_hashes "
+                   "WHERE algorithm = :algorithm AND bits = :bits AND id <= :top")
+        else:  # both aggregates read the rows in one order (any order: ids say which is which)
+            sql = ("SELECT count(*), string_agg(lpad(to_hex(id), 16, '0'), ''), "
+                   "string_agg(value, '') FROM perceptual_hashes "
+                   "WHERE algorithm = :algorithm AND bits = :bits AND id <= :top")
+        n, ids_hex, values_hex = conn.execute(text(sql), params).one()
+        if not n:
+            return np.empty(0, dtype=np.int64), np.empty((0, words_for(bits)), dtype=np.uint64)
+        if len(ids_hex) == 16 * n and len(values_hex) == digits * n:
+            ids = np.frombuffer(bytes.fromhex(ids_hex), dtype=">u8").astype(np.int64)
+            words = np.frombuffer(bytes.fromhex(values_hex), dtype=">u8").astype(np.uint64)
+            return ids, words.reshape(n, words_for(bits))
+        rows = conn.execute(
+            select(PerceptualHash.id, PerceptualHash.value)
+            .where(*_where(algorithm, bits), PerceptualHash.id <= top)
+            .order_by(PerceptualHash.id)
+        ).all()
+    return np.array([r[0] for r in rows], dtype=np.int64), hex_to_words([r[1] for r in rows], bits)
 
 
 def _save(path: Path, base: _Base) -> None:
@@ -161,16 +178,9 @@ def _where(algorithm: str, bits: int) -> tuple[Any, Any]:
     return PerceptualHash.algorithm == algorithm, PerceptualHash.bits == bits
 
 
-def _table(rows: list[Any], bits: int) -> _Table | None:
-    if not rows:
-        return None
-    _ids, shas, values, frames, qualities = zip(*rows, strict=True)
-    return _Table(
-        HammingIndex(hex_to_words(values, bits), bits),
-        np.array(shas, dtype=object),
-        np.array(frames, dtype=object),
-        np.array([-1 if q is None else q for q in qualities], dtype=np.int64),
-    )
+def _table(rows: list[Any], bits: int) -> HashTable | None:
+    """A table of ``_COLUMNS`` rows (the id dropped)."""
+    return HashTable.build([r[1:] for r in rows], bits)
 
 
 class StaleBase(Exception):
@@ -187,7 +197,7 @@ class LiveSimilarityIndex(SimilarityIndex):
         # an in-memory SQLite database is a different database on another connection
         cacheable = isinstance(engine, Engine) and database not in (None, "", ":memory:")
         self._engine: Engine | None = engine if cacheable else None
-        self._live: dict[tuple[str, int], tuple[_Base, _Table | None, int]] = {}
+        self._live: dict[tuple[str, int], tuple[_Base, HashTable | None, int]] = {}
 
     # -- the base ----------------------------------------------------------------------------
     def _snapshot(self, algorithm: str, bits: int) -> Path | None:
@@ -205,9 +215,8 @@ class LiveSimilarityIndex(SimilarityIndex):
         with self._engine.connect() as conn:
             # the newest id first: rows after it are "newer" and read by each use
             top = conn.execute(select(func.max(PerceptualHash.id))).scalar() or 0
-        ids, values = _bulk_rows(self._engine, algorithm, bits, top)
-        index = HammingIndex(hex_column_to_words(values, bits), bits) if values else None
-        base = _base_of(np.array(ids, dtype=np.int64), index, top)
+        ids, words = _bulk_rows(self._engine, algorithm, bits, top)
+        base = _base_of(ids, HammingIndex(words, bits) if len(ids) else None, top)
         if path is not None:
             _save(path, base)
         return base
@@ -238,7 +247,7 @@ class LiveSimilarityIndex(SimilarityIndex):
             for row_id, value, same_algorithm, same_bits in found
         )  # fmt: skip
 
-    def _parts(self, algorithm: str, bits: int) -> tuple[_Base, _Table | None, int]:
+    def _parts(self, algorithm: str, bits: int) -> tuple[_Base, HashTable | None, int]:
         key = (algorithm, bits)
         if key in self._live:
             return self._live[key]
@@ -265,13 +274,13 @@ class LiveSimilarityIndex(SimilarityIndex):
     # -- searching ---------------------------------------------------------------------------
     def _base_hits(
         self, base: _Base, q: QueryHash, max_distance: int
-    ) -> list[tuple[str, str | None, int, int]]:
+    ) -> list[Hit]:
         assert base.index is not None
         rows, dist = base.index.search(q.value, max_distance)
         if not len(rows):
             return []
         wanted = {int(base.ids[r]): (int(r), int(d)) for r, d in zip(rows, dist, strict=True)}
-        found: list[tuple[str, str | None, int, int]] = []
+        found: list[Hit] = []
         ids = list(wanted)
         for start in range(0, len(ids), 500):
             for row_id, sha, value, frame, quality, alg, bits in self.session.execute(
@@ -289,11 +298,11 @@ class LiveSimilarityIndex(SimilarityIndex):
             raise StaleBase(next(iter(wanted)))  # a hit's row is gone
         return found
 
-    def search(self, q: QueryHash, max_distance: int) -> list[tuple[str, str | None, int, int]]:
+    def search(self, q: QueryHash, max_distance: int) -> list[Hit]:
         if self._engine is None:
             return super().search(q, max_distance)
         base, delta, _ = self._parts(q.algorithm, q.bits)
-        found: list[tuple[str, str | None, int, int]] = []
+        found: list[Hit] = []
         if base.index is not None:
             try:
                 found += self._base_hits(base, q, max_distance)
@@ -306,9 +315,6 @@ class LiveSimilarityIndex(SimilarityIndex):
         if delta is not None:
             query = delta.index.query_words(q.value)
             rows = brute_force(delta.index.values, query, max_distance)
-            dist = np.bitwise_count(delta.index.values[rows] ^ query).sum(axis=1)
-            found += [
-                (delta.sha256[r], delta.frame[r], int(d), int(delta.quality[r]))
-                for r, d in zip(rows, dist, strict=True)
-            ]
+            distances = np.bitwise_count(delta.index.values[rows] ^ query).sum(axis=1)
+            found += delta.hits(rows, distances)
         return sorted(found, key=lambda f: (f[2], f[0], f[1] or ""))

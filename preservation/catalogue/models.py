@@ -65,7 +65,10 @@ class Base(DeclarativeBase):
 
 class Source(Base):
     __tablename__ = "sources"
-    __table_args__ = (UniqueConstraint("kind", "url", name="uq_sources_kind_url"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "url", name="uq_sources_kind_url"),
+        Index("ix_sources_added_at_id", "added_at", "id"),  # the Watchlist page's order
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
@@ -123,6 +126,8 @@ class Capture(Base):
         Index("ix_captures_source_id_id", "source_id", "id"),
         Index("ix_captures_case_id_id", "case_id", "id"),
         Index("ix_captures_status_id", "status", "id"),
+        # last capture and failures in a row per source (the Watchlist page)
+        Index("ix_captures_source_status_id", "source_id", "status", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -145,12 +145,44 @@ def query_hashes(
     return [parsed], False
 
 
+#: The columns a table holds of each hash row, in this order.
+HASH_COLUMNS = (
+    PerceptualHash.sha256,
+    PerceptualHash.value,
+    PerceptualHash.frame,
+    PerceptualHash.quality,
+)
+#: What a search yields per stored hash: (sha256, frame, distance, quality or -1).
+Hit = tuple[str, str | None, int, int]
+
+
 @dataclass
-class _Table:
+class HashTable:
+    """The hashes of one algorithm as arrays: a ``HammingIndex`` and what each row names."""
+
     index: HammingIndex
     sha256: np.ndarray  # object array, one per row
     frame: np.ndarray
     quality: np.ndarray
+
+    @classmethod
+    def build(cls, rows: Sequence[Sequence[Any]], bits: int) -> HashTable | None:
+        """A table of ``HASH_COLUMNS`` rows; None when there are none."""
+        if not rows:
+            return None
+        shas, values, frames, qualities = zip(*rows, strict=True)
+        return cls(
+            HammingIndex(hex_to_words(values, bits), bits),
+            np.array(shas, dtype=object),
+            np.array(frames, dtype=object),
+            np.array([-1 if q is None else q for q in qualities], dtype=np.int64),
+        )
+
+    def hits(self, rows: Iterable[int], distances: Iterable[int]) -> list[Hit]:
+        return [
+            (self.sha256[r], self.frame[r], int(d), int(self.quality[r]))
+            for r, d in zip(rows, distances, strict=True)
+        ]
 
 
 class SimilarityIndex:
@@ -158,41 +190,25 @@ class SimilarityIndex:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._tables: dict[tuple[str, int], _Table | None] = {}
+        self._tables: dict[tuple[str, int], HashTable | None] = {}
 
-    def table(self, algorithm: str, bits: int) -> _Table | None:
+    def table(self, algorithm: str, bits: int) -> HashTable | None:
         key = (algorithm, bits)
         if key not in self._tables:
             rows = self.session.execute(
-                select(
-                    PerceptualHash.sha256,
-                    PerceptualHash.value,
-                    PerceptualHash.frame,
-                    PerceptualHash.quality,
-                ).where(PerceptualHash.algorithm == algorithm, PerceptualHash.bits == bits)
-            ).all()
-            if not rows:
-                self._tables[key] = None
-            else:
-                shas, values, frames, qualities = zip(*rows, strict=True)
-                self._tables[key] = _Table(
-                    HammingIndex(hex_to_words(values, bits), bits),
-                    np.array(shas, dtype=object),
-                    np.array(frames, dtype=object),
-                    np.array([-1 if q is None else q for q in qualities], dtype=np.int64),
+                select(*HASH_COLUMNS).where(
+                    PerceptualHash.algorithm == algorithm, PerceptualHash.bits == bits
                 )
+            ).all()
+            self._tables[key] = HashTable.build(rows, bits)
         return self._tables[key]
 
-    def search(self, q: QueryHash, max_distance: int) -> list[tuple[str, str | None, int, int]]:
-        """(sha256, frame, distance, quality or -1) of every stored hash within reach."""
+    def search(self, q: QueryHash, max_distance: int) -> list[Hit]:
+        """Every stored hash of ``q``'s algorithm within ``max_distance`` of it."""
         table = self.table(q.algorithm, q.bits)
         if table is None:
             return []
-        rows, dist = table.index.search(q.value, max_distance)
-        return [
-            (table.sha256[r], table.frame[r], int(d), int(table.quality[r]))
-            for r, d in zip(rows, dist, strict=True)
-        ]
+        return table.hits(*table.index.search(q.value, max_distance))
 
 
 def _limit_for(

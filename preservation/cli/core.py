@@ -13,7 +13,7 @@ from collectors.registry import parse_pairs as parse_options
 from kernel.errors import InputError
 from preservation.presentation import CAPTURE_FACTS, STATUSES
 
-#: ``captures`` lists the newest 50 unless told (--limit 0: all; --before ID: the next page)
+#: ``captures`` lists the newest 50 unless told (--limit N, --all; --before ID: the next page)
 DEFAULT_CAPTURES_LIMIT = 50
 
 
@@ -120,6 +120,22 @@ def _need_action(parser: argparse.ArgumentParser) -> int:
     raise InputError(f"{parser.prog}: choose an action (see --help)")
 
 
+def _entry(args: argparse.Namespace, rt: Any, every: str | None = None) -> Any:
+    """The watchlist entry ``watch add`` and ``capture`` describe (checked, not stored)."""
+    from preservation.catalogue import watchlist
+
+    return watchlist.validate_entry(
+        args.url,
+        rt.policy,
+        kind=args.kind,
+        every=every,
+        tags=args.tag,
+        case=args.case,
+        note=args.note,
+        options=parse_options(args.option),
+    )
+
+
 # -- init -----------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace, app: Any) -> int:
     from preservation.setup import initialise
@@ -136,16 +152,7 @@ def cmd_watch_add(args: argparse.Namespace, app: Any) -> int:
     from preservation.catalogue import watchlist
 
     rt = app.runtime
-    spec = watchlist.validate_entry(
-        args.url,
-        rt.policy,
-        kind=args.kind,
-        every=args.every,
-        tags=args.tag,
-        case=args.case,
-        note=args.note,
-        options=parse_options(args.option),
-    )
+    spec = _entry(args, rt, every=args.every)
     source = watchlist.add_source(rt.catalogue, spec, app.settings.operator, rt.clock())
     warning = tick_warning(spec.kind, spec.schedule_seconds)
     if warning:
@@ -297,15 +304,7 @@ def cmd_capture(args: argparse.Namespace, app: Any) -> int:
     from preservation.runner import capture_source
 
     rt = app.runtime
-    spec = watchlist.validate_entry(
-        args.url,
-        rt.policy,
-        kind=args.kind,
-        tags=args.tag,
-        case=args.case,
-        note=args.note,
-        options=parse_options(args.option),
-    )
+    spec = _entry(args, rt)
     resume_pending(rt)
     with rt.catalogue.session.begin() as session:
         source = watchlist.find_source(session, spec.kind, spec.url)
@@ -351,12 +350,13 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
     from preservation.presentation import table
     from preservation.queries import list_captures
 
+    limit = None if args.all else args.limit
     rows = list_captures(
         app.runtime.catalogue,
         source=args.source,
         case=args.case,
         status=args.status,
-        limit=0 if args.all else args.limit,  # 0 is "no limit" to the query, never on the CLI
+        limit=limit,
         before=args.before,
     )
 
@@ -372,8 +372,8 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
             ],
             ["CAPTURE", "FINISHED", "STATUS", "FILES", "SOURCE", "URL"],
         )
-        if args.limit and len(rows) == args.limit:  # there may be more: say how to page on
-            print(f"(the {args.limit} newest shown; older ones: --before {rows[-1]['id']})",
+        if limit and len(rows) == limit:  # there may be more: say how to page on
+            print(f"(the {limit} newest shown; older ones: --before {rows[-1]['id']}, or --all)",
                   file=sys.stderr)
 
     app.emit(rows, human)
@@ -423,4 +423,4 @@ def cmd_reindex(args: argparse.Namespace, app: Any) -> int:
             print(f"problem: {problem}", file=sys.stderr)
 
     app.emit(data, human)
-    return 1 if report.problems else 0
+    return 0 if report.ok else 1

@@ -169,14 +169,15 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
 
 # -- seal -----------------------------------------------------------------------------------
 def cmd_seal(args: argparse.Namespace, app: Any) -> int:
-    from preservation.custody import timestamps
+    from preservation.custody import tsa
+    from preservation.custody.timestamps import seal
 
     for pem in args.trust:
-        for fp in timestamps.trust_root(app.settings, pem):
+        for fp in tsa.trust_root(app.settings, pem):
             app.warn(f"now trusting TSA root {fp[:16]}… from {pem}")
-    urls = timestamps.tsa_urls(app.settings, args.tsa)
-    roots = timestamps.trusted_roots(app.settings)
-    outcome = timestamps.seal(app.runtime, urls, roots, limit=args.limit)
+    urls = tsa.tsa_urls(app.settings, args.tsa)
+    roots = tsa.trusted_roots(app.settings)
+    outcome = seal(app.runtime, urls, roots, limit=args.limit)
 
     def human() -> None:
         for problem in outcome.skipped:
@@ -192,7 +193,7 @@ def cmd_seal(args: argparse.Namespace, app: Any) -> int:
         )
 
     app.emit(outcome.as_dict(), human)
-    return 1 if outcome.skipped else 0
+    return 0 if outcome.ok else 1
 
 
 # -- ledger ---------------------------------------------------------------------------------

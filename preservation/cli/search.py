@@ -10,6 +10,7 @@ from typing import Any
 
 from collectors.registry import KINDS
 from kernel.errors import InputError
+from kernel.ids import parse_time
 
 _AGO = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -22,7 +23,7 @@ def parse_moment(text: str, now: datetime) -> datetime:
     if match:
         return now - timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
     try:
-        moment = datetime.fromisoformat(spec.replace("Z", "+00:00"))
+        moment = parse_time(spec)
     except ValueError:
         raise InputError(f"bad date {text!r}: use 2026-05-01, 2026-05-01T12:00 or 1d, 6h") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

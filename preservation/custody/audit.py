@@ -26,20 +26,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, literal_column, select, tablesample, text
 
-from kernel.errors import InputError, IntegrityError, Problem
+from kernel.errors import Findings, InputError, IntegrityError, Problem, StorageError
 from kernel.ids import isoformat
 from kernel.replicas import PRIMARY
 from preservation.catalogue.models import AuditResult, Capture, LedgerEntry
+from preservation.custody.seal_check import sealed_batches
 from preservation.custody.stages import (
     CaptureCheck,
     check_copy,
-    problem_dict,
     rehash,
     sha256_stream,
 )
-from preservation.custody.timestamps import sealed_batches
 
 if TYPE_CHECKING:
     from preservation.runtime import Runtime
@@ -69,7 +68,7 @@ class CopyResult:
 
 
 @dataclass
-class AuditReport:
+class AuditReport(Findings):
     scope: str
     started_at: datetime
     finished_at: datetime | None = None
@@ -84,10 +83,6 @@ class AuditReport:
     copies: dict[str, CopyResult] = field(default_factory=dict)  # primary first, then replicas
 
     @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
     def failed(self) -> list[CaptureCheck]:
         return [c for c in self.captures if not c.ok]
 
@@ -99,7 +94,7 @@ class AuditReport:
             "finished_at": isoformat(self.finished_at) if self.finished_at else None,
             "checked": {"captures": len(self.captures), "blobs": self.blobs, "bytes": self.bytes},
             "failed_captures": [c.capture_id for c in self.failed],
-            "problems": [problem_dict(p) for p in self.problems],
+            "problems": self.problem_dicts(),
             "captures": [c.as_dict() for c in self.captures],
             "copies": {name: copy.as_dict() for name, copy in self.copies.items()},
             "audit_id": self.audit_id,
@@ -155,7 +150,8 @@ def _sample(session: Any, columns: tuple[Any, ...], n: int) -> list[tuple[Any, .
     """``n`` captures drawn uniformly, without reading the whole table.
 
     SQLite: random points in the (dense, insertion-ordered) rowid range, each one index
-    lookup. Elsewhere: random positions in primary-key order (an index-only walk).
+    lookup. PostgreSQL: random table pages. Small tables, or whatever those miss: random
+    positions in primary-key order (an index-only walk).
     """
     rng = random.SystemRandom()
     total = session.scalar(select(func.count()).select_from(Capture)) or 0
@@ -171,6 +167,8 @@ def _sample(session: Any, columns: tuple[Any, ...], n: int) -> list[tuple[Any, .
             ).first()
             if row is not None:
                 picked.setdefault(row[0], tuple(row))
+    elif total > 100 * n:
+        picked.update(_sample_pages(session, columns, n, rng))
     if len(picked) < min(n, total):
         for offset in rng.sample(range(total), min(n, total)):
             row = session.execute(select(*columns).order_by(Capture.id).offset(offset).limit(1))
@@ -178,6 +176,23 @@ def _sample(session: Any, columns: tuple[Any, ...], n: int) -> list[tuple[Any, .
                 picked.setdefault(r[0], tuple(r))
                 break
     return sorted(picked.values())[:n]
+
+
+def _sample_pages(
+    session: Any, columns: tuple[Any, ...], n: int, rng: random.SystemRandom
+) -> dict[str, tuple[Any, ...]]:
+    """PostgreSQL: one random row from each of ``n`` random table pages (TABLESAMPLE SYSTEM
+    reads only the pages it picks; rows of one table are about the same size per page)."""
+    pages = session.scalar(text("SELECT relpages FROM pg_class WHERE relname = 'captures'")) or 0
+    if pages < 10 * n:
+        return {}
+    sampled = tablesample(Capture.__table__, func.system(min(100.0, 400.0 * n / pages)))
+    by_page: dict[str, list[tuple[Any, ...]]] = {}
+    cols = [sampled.c[c.key] for c in columns]
+    for row in session.execute(select(*cols, literal_column("ctid")).select_from(sampled)):
+        by_page.setdefault(str(row[-1]).strip("()").split(",")[0], []).append(tuple(row[:-1]))
+    chosen = rng.sample(sorted(by_page), min(n, len(by_page)))
+    return {row[0]: row for row in (rng.choice(by_page[p]) for p in chosen)}
 
 
 def _ledger_digests(rt: Runtime, keys: list[str] | None = None) -> dict[str, str]:
@@ -261,30 +276,39 @@ def _custody_checks(
 
     problems: list[Problem] = []
     if retention:
-        if report.scope == "all":
-            keys: list[str] = list(rt.store.list(""))
+        try:
+            if report.scope == "all":
+                keys: list[str] = list(rt.store.list(""))
+            else:
+                keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
+                for c in report.captures:
+                    keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
+            progress(f"checking the retention of {len(set(keys))} object(s)")
+            found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
+        except StorageError as exc:  # out of reach: retention unknown, not broken
+            problems.append(Problem("unreadable", "retention", str(exc)))
         else:
-            keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
-            for c in report.captures:
-                keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
-        progress(f"checking the retention of {len(set(keys))} object(s)")
-        found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
-        report.retention = found.as_dict()
-        problems.extend(found.problems)
-    if ledger and report.scope != "all":  # a sample: its captures' entries, not the chain
-        from preservation.custody.ledger_local import verify_subjects
+            report.retention = found.as_dict()
+            problems.extend(found.problems)
+    if not ledger:
+        return problems
+    try:
+        if report.scope != "all":  # a sample: its captures' entries, not the chain
+            from preservation.custody.ledger_local import verify_subjects
 
-        progress("checking the custody ledger entries of the captures checked")
-        subjects = [x for c in report.captures for x in (c.capture_id, c.manifest_key)]
-        chain = verify_subjects(rt.store, rt.catalogue, subjects)
-        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok,
-                         "scope": "entries of the captures checked"}  # fmt: skip
-        problems.extend(chain.problems)
-    elif ledger:
-        progress("checking the custody ledger")
-        chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
-        report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok}
-        problems.extend(chain.problems)
+            progress("checking the custody ledger entries of the captures checked")
+            subjects = [x for c in report.captures for x in (c.capture_id, c.manifest_key)]
+            chain = verify_subjects(rt.store, rt.catalogue, subjects)
+            scope = {"scope": "entries of the captures checked"}
+        else:
+            progress("checking the custody ledger")
+            chain = verify_ledger(rt.store, rt.catalogue, ledger_anchors(rt.store))
+            scope = {}
+    except StorageError as exc:  # out of reach: the chain is unknown, not broken
+        problems.append(Problem("unreadable", "ledger", str(exc)))
+        return problems
+    report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok, **scope}
+    problems.extend(chain.problems)
     return problems
 
 

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
-from kernel.errors import IntegrityError, ObjectExistsError, Problem, StorageError
-from kernel.ids import isoformat
+from kernel.canonical import compact_json
+from kernel.errors import Findings, IntegrityError, ObjectExistsError, Problem, StorageError
+from kernel.ids import isoformat, parse_time
 from preservation.catalogue.models import Catalogue, LedgerEntry
 from preservation.store import Store
 
@@ -62,13 +63,9 @@ def seq_of(key: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def entry_hash(entry: dict[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k != "entry_hash"}
-    return hashlib.sha256(_compact(body)).hexdigest()
+    return hashlib.sha256(compact_json(body)).hexdigest()
 
 
 def build_entry(
@@ -90,7 +87,7 @@ def build_entry(
         "event": event,
         "subject": subject[:512],
         "actor": actor[:200],
-        "data": json.loads(_compact(data)),
+        "data": json.loads(compact_json(data)),
         "prev_hash": prev_hash,
     }
     entry["entry_hash"] = entry_hash(entry)
@@ -98,7 +95,7 @@ def build_entry(
 
 
 def serialise(entry: dict[str, Any]) -> bytes:
-    return _compact(entry) + b"\n"
+    return compact_json(entry) + b"\n"
 
 
 def row_to_entry(row: LedgerEntry) -> dict[str, Any]:
@@ -119,7 +116,7 @@ def row_to_entry(row: LedgerEntry) -> dict[str, Any]:
 def entry_to_row(entry: dict[str, Any]) -> LedgerEntry:
     return LedgerEntry(
         seq=entry["seq"],
-        at=datetime.fromisoformat(entry["at"].replace("Z", "+00:00")),
+        at=parse_time(entry["at"]),
         event=entry["event"],
         subject=entry["subject"],
         actor=entry["actor"],
@@ -308,16 +305,12 @@ def record_capture(rt: Runtime, manifest: dict[str, Any], key: str, digest: str)
 
 # -- verification ---------------------------------------------------------------------------
 @dataclass
-class LedgerReport:
+class LedgerReport(Findings):
     entries: int = 0
     head_seq: int = 0
     head_hash: str = GENESIS
     indexed: int = 0
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -325,9 +318,7 @@ class LedgerReport:
             "entries": self.entries,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "indexed_from_store": self.indexed,
-            "problems": [
-                {"kind": p.kind, "subject": p.subject, "detail": p.detail} for p in self.problems
-            ],
+            "problems": self.problem_dicts(),
         }
 
 

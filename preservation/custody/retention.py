@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from kernel.errors import Problem, StorageError
+from kernel.errors import Findings, Problem, StorageError
 from preservation.store import ObjectInfo, Store
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ _STRENGTH = {"GOVERNANCE": 1, "COMPLIANCE": 2}
 
 
 @dataclass
-class RetentionReport:
+class RetentionReport(Findings):
     checked: int = 0
     skipped: str = ""  # why nothing was checked
     problems: list[Problem] = field(default_factory=list)

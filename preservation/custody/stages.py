@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kernel.errors import IntegrityError, Problem, StorageError, read_problem
+from kernel.errors import Findings, IntegrityError, Problem, StorageError, read_problem
+from preservation.custody.seal_check import SealChecker
 from preservation.custody.signing import check_manifest_signature
-from preservation.custody.timestamps import SealChecker
 from preservation.formats import manifest as manifests
 from preservation.store import Store, is_blob_key
 
@@ -49,7 +49,7 @@ def rehash(store: Store, key: str) -> tuple[str, int]:
 
 
 @dataclass
-class CaptureCheck:
+class CaptureCheck(Findings):
     capture_id: str
     manifest_key: str
     source_id: str = ""
@@ -59,10 +59,6 @@ class CaptureCheck:
     seals: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,12 +71,8 @@ class CaptureCheck:
             "signed_by": self.signed_by,
             "sealed": self.seals,
             "artifacts": self.artifacts,
-            "problems": [problem_dict(p) for p in self.problems],
+            "problems": self.problem_dicts(),
         }
-
-
-def problem_dict(p: Problem) -> dict[str, str]:
-    return {"kind": p.kind, "subject": p.subject, "detail": p.detail}
 
 
 # -- stage 1 ----------------------------------------------------------------------------------

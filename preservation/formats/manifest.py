@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from kernel.canonical import canonical_json
 from kernel.errors import IntegrityError, Problem
 from kernel.ids import isoformat
 
@@ -21,13 +22,6 @@ SCHEMA_ID = "urn:witnessbox:schema:manifest:1"
 
 def manifest_key(source_id: str, capture_id: str) -> str:
     return f"captures/{source_id}/{capture_id}/manifest.json"
-
-
-def canonical_json(value: Any) -> bytes:
-    return (
-        json.dumps(value, sort_keys=True, ensure_ascii=False, indent=1, separators=(",", ": "))
-        + "\n"
-    ).encode("utf-8")
 
 
 @lru_cache(maxsize=1)

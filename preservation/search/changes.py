@@ -22,15 +22,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kernel.ids import parse_time
 from preservation.search.extract import Doc
 from preservation.search.models import Change, Observation, SearchDoc
 
 _PRIVATE = ("private", "login-required")
 _GONE = ("removed", "not-found", "deleted")
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def observe(manifest: dict[str, Any], docs: list[Doc]) -> dict[str, Any]:
@@ -141,7 +138,7 @@ def _items(manifest: dict[str, Any]):
     for item in manifest["capture"].get("items") or []:
         data = item.get("data") or {}
         if item["status"] == "deleted":
-            at = _time(data.get("deleted_observed_at"))
+            at = parse_time(data.get("deleted_observed_at"))
             if kind == "telegram":
                 yield "message-deleted", item["id"], f"message {item['id']} deleted", {
                     "alert": True, "at": at}  # fmt: skip
@@ -168,7 +165,7 @@ def record_changes(
         found.extend(_web(session, prev, now, capture["id"]))
     if source["kind"] == "video":
         found.extend(_videos(prev, now))
-    finished = _time(capture["finished_at"])
+    finished = parse_time(capture["finished_at"])
     changes = []
     for kind, item, summary, data in found:
         at = data.pop("at", None) or finished

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from kernel.ids import parse_time
+
 log = logging.getLogger("witnessbox.search")
 
 #: Opens a manifest's artifact entry for reading (staging at commit, the store on reindex).
@@ -59,7 +61,7 @@ def _time(text: Any) -> datetime | None:
     try:
         if re.fullmatch(r"\d{8}", text):  # yt-dlp upload_date
             return datetime.strptime(text, "%Y%m%d").replace(tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_time(text)
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

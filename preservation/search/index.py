@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from kernel.errors import ConfigError, InputError
-from kernel.ids import isoformat
+from kernel.ids import isoformat, parse_time
 from preservation.catalogue.models import Capture
 from preservation.search import query as queries
 from preservation.search.extract import Doc
@@ -122,7 +122,7 @@ def _sqlite_insert(session: Session, rows: list[dict[str, Any]], folded: list[li
 def doc_rows(manifest: dict[str, Any], docs: list[Doc]) -> list[dict[str, Any]]:
     capture = manifest["capture"]
     source = manifest["source"]
-    finished = datetime.fromisoformat(capture["finished_at"].replace("Z", "+00:00"))
+    finished = parse_time(capture["finished_at"])
     return [
         {
             "capture_id": capture["id"],

@@ -14,7 +14,7 @@ import errno
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -38,6 +38,24 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _reading_staged(path: Path) -> Iterator[None]:
+    """Staged-file errors as storage errors: the capture stays staged for a rerun."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise StorageError(f"staged file vanished: {path}") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _durable(path: Path) -> os.stat_result:
+    """fsync a staged file, so it is on disk before it gets a name; its stat after that."""
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
+        return os.fstat(stream.fileno())
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -88,6 +106,21 @@ class FileStore(Store):
     def _tmp_path(self) -> Path:
         return self._tmp / f"{uuid.uuid4().hex}.part"
 
+    @contextlib.contextmanager
+    def _temporary(self, what: str) -> Iterator[Path]:
+        """A fresh file name in ``.tmp/`` for one write; gone afterwards, whatever happens.
+
+        A filesystem error while writing becomes "cannot write ``what``".
+        """
+        tmp = self._tmp_path()
+        try:
+            yield tmp
+        except OSError as exc:
+            raise StorageError(f"cannot write {what}: {exc.strerror}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
     def _publish(self, tmp_or_source: Path, key: str, size: int) -> None:
         """Give a complete file its final name unless the name exists (then check size)."""
         final = self.path(key)
@@ -103,37 +136,39 @@ class FileStore(Store):
         os.chmod(final, READ_ONLY)
         _fsync_dir(final.parent)
 
-    # -- blobs ---------------------------------------------------------------------------
-    def put_file(self, path: Path) -> Digests:
-        path = Path(path)
-        try:
-            before = path.stat()
-            if before.st_dev != self.root.stat().st_dev:
-                with open(path, "rb") as stream:
-                    return self.put_stream(stream)
-            digests = digest_file(path)
-            with open(path, "rb") as stream:  # durable before it is named
-                os.fsync(stream.fileno())
-            after = path.stat()
-        except FileNotFoundError as exc:
-            raise StorageError(f"staged file vanished: {path}") from exc
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
-        if (before.st_size, before.st_mtime_ns, before.st_ino) != (
-            after.st_size,
-            after.st_mtime_ns,
-            after.st_ino,
-        ) or after.st_size != digests.size:
-            raise StorageError(f"{path} changed while it was being stored")
+    def _link_staged(
+        self, path: Path, digests: Digests, fallback: Callable[[], Digests]
+    ) -> Digests:
+        """Name a durable staged file as its blob with a hard link, or ``fallback()`` where
+        the filesystem refuses links (another device, no permission, too many links)."""
         key = blob_key(digests.sha256)
         try:
             self._publish(path, key, digests.size)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
                 raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
-            with open(path, "rb") as stream:  # linking refused: copy through the tee
-                return self.put_stream(stream)
+            return fallback()
         return digests
+
+    def _same_device(self, path: Path) -> bool:
+        return path.stat().st_dev == self.root.stat().st_dev
+
+    # -- blobs ---------------------------------------------------------------------------
+    def put_file(self, path: Path) -> Digests:
+        path = Path(path)
+        with _reading_staged(path):
+            before = path.stat()
+            if not self._same_device(path):
+                return self._copy(path)
+            digests = digest_file(path)
+            after = _durable(path)
+        if (before.st_size, before.st_mtime_ns, before.st_ino) != (
+            after.st_size,
+            after.st_mtime_ns,
+            after.st_ino,
+        ) or after.st_size != digests.size:
+            raise StorageError(f"{path} changed while it was being stored")
+        return self._link_staged(path, digests, lambda: self._copy(path))
 
     def put_hashed_file(self, path: Path, known: Digests, *, inode: int, mtime_ns: int) -> Digests:
         """Link a staged file whose digests the collector computed while writing it.
@@ -145,56 +180,35 @@ class FileStore(Store):
         Anything else, or another filesystem, goes through ``put_file`` and is re-read.
         """
         path = Path(path)
-        try:
-            if path.stat().st_dev != self.root.stat().st_dev:
+        with _reading_staged(path):
+            if not self._same_device(path):
                 return self.put_file(path)
-            with open(path, "rb") as stream:  # durable before it is named
-                os.fsync(stream.fileno())
-                st = os.fstat(stream.fileno())
-        except FileNotFoundError as exc:
-            raise StorageError(f"staged file vanished: {path}") from exc
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+            st = _durable(path)
         if (st.st_size, st.st_ino, st.st_mtime_ns) != (known.size, inode, mtime_ns):
             return self.put_file(path)
-        key = blob_key(known.sha256)
-        try:
-            self._publish(path, key, known.size)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
-            return self.put_file(path)
-        return known
+        return self._link_staged(path, known, lambda: self.put_file(path))
+
+    def _copy(self, path: Path) -> Digests:
+        """Copy a staged file in through the hashing tee (linking is not possible)."""
+        with _reading_staged(path), open(path, "rb") as stream:
+            return self.put_stream(stream)
 
     def put_stream(self, stream: BinaryIO) -> Digests:
-        tmp = self._tmp_path()
-        try:
+        with self._temporary(f"to store {self.root}") as tmp:
             with open(tmp, "xb") as out:
                 digests = copy_and_digest(stream, out)
                 out.flush()
                 os.fsync(out.fileno())
             self._publish(tmp, blob_key(digests.sha256), digests.size)
             return digests
-        except OSError as exc:
-            raise StorageError(f"cannot write to store {self.root}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
     def put_blob_stream(self, stream: BinaryIO, sha256: str) -> None:
         """Copy a blob of known sha256 (replication): one digest, not three."""
         key = blob_key(sha256)
         if self.path(key).exists():
             return
-        tmp = self._tmp_path()
-        try:
-            size = _copy_sha256(stream, tmp, sha256, key)
-            self._publish(tmp, key, size)
-        except OSError as exc:
-            raise StorageError(f"cannot write to store {self.root}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with self._temporary(f"to store {self.root}") as tmp:
+            self._publish(tmp, key, _copy_sha256(stream, tmp, sha256, key))
 
     #: a file handed to put_object_file is linked, not re-read: no need for its sha256
     wants_object_sha256 = False
@@ -205,8 +219,7 @@ class FileStore(Store):
         final = self.path(key)
         if final.exists() and not replace:
             return "exists"
-        tmp = self._tmp_path()
-        try:
+        with self._temporary(key) as tmp:
             try:  # the caller's finished file, linked: the bytes it wrote (and hashed)
                 os.link(path, tmp)
                 if sha256 is not None:
@@ -230,11 +243,6 @@ class FileStore(Store):
                 note = "written"
             _fsync_dir(final.parent)
             return note
-        except OSError as exc:
-            raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
     # -- named objects -------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
@@ -243,8 +251,7 @@ class FileStore(Store):
             if _same_bytes(final, data):
                 return
             raise ObjectExistsError(f"{key} already exists with different content")
-        tmp = self._tmp_path()
-        try:
+        with self._temporary(key) as tmp:
             with open(tmp, "xb") as out:
                 out.write(data)
                 out.flush()
@@ -260,13 +267,6 @@ class FileStore(Store):
                 return
             os.chmod(final, READ_ONLY)
             _fsync_dir(final.parent)
-        except ObjectExistsError:
-            raise
-        except OSError as exc:
-            raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
     # -- reading -------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -18,7 +18,8 @@ now + ``retention_days``; retention is only ever extended (a blob reused by a la
 capture is kept as long as that capture), never shortened.
 
 Every SDK, HTTP and socket error leaves this module as a ``StorageError`` with a one-line
-message that names the store and never the credentials.
+message that names the store and never the credentials (``s3_wire``); Object Lock lives in
+``s3_retention``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,7 +40,7 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, GOVERNANCE
-from minio.error import MinioException, S3Error
+from minio.error import S3Error
 from minio.helpers import check_bucket_name, genheaders
 from minio.retention import Retention
 
@@ -52,6 +53,14 @@ from preservation.store.base import (
     check_key,
     check_prefix,
 )
+from preservation.store.s3_retention import ObjectLock
+from preservation.store.s3_wire import (
+    ObjectReader,
+    SentBytesCheck,
+    no_such_key,
+    parse_retain_until,
+    translate,
+)
 
 MiB = 1 << 20
 #: Uploads up to this size go in one request (with the server-checked sha256); larger ones
@@ -60,89 +69,8 @@ MiB = 1 << 20
 PART_SIZE = 8 * MiB
 PARALLEL_PARTS = 2
 MAX_PARTS = 9000  # S3 allows 10,000: keep headroom
-#: An existing object's retention is extended only when it falls short by more than this.
-RETENTION_SLACK = timedelta(hours=1)
-
-_DENIED = {
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-}
-_NO_LOCK = {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
-
-
 def _b64(hex_digest: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-class _SentBytesCheck(io.RawIOBase):
-    """Hash bytes as the SDK reads them; refuse to hand over the last byte on a mismatch.
-
-    The SDK reads exactly ``size`` bytes before it sends the final part and completes the
-    upload, so raising here aborts the upload with nothing published.
-    """
-
-    def __init__(self, stream: BinaryIO, expected: Digests, key: str) -> None:
-        super().__init__()
-        self._stream = stream
-        self._expected = expected
-        self._key = key
-        self._sha256 = hashlib.sha256()
-        self._seen = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        remaining = self._expected.size - self._seen
-        data = self._stream.read(remaining if size < 0 else min(size, remaining))
-        self._sha256.update(data)
-        self._seen += len(data)
-        if self._seen == self._expected.size and self._sha256.hexdigest() != self._expected.sha256:
-            raise StorageError(f"source of {self._key} changed while it was being uploaded")
-        if not data and self._seen < self._expected.size:
-            raise StorageError(f"source of {self._key} shrank while it was being uploaded")
-        return data
-
-
-class _ObjectReader(io.RawIOBase):
-    """A streamed GET whose network errors surface as ``StorageError``."""
-
-    def __init__(self, response: Any, describe: str) -> None:
-        super().__init__()
-        self._response = response
-        self._describe = describe
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            return self._response.readinto(buffer)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise StorageError(f"reading {self._describe} failed: {_reason(exc)}") from exc
-
-
-def _reason(exc: BaseException) -> str:
-    """A short cause for a network error (urllib3 nests the useful part)."""
-    reason = getattr(exc, "reason", None) or exc
-    text = str(reason)
-    if "Connection refused" in text:
-        return "connection refused"
-    if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in text.lower():
-        return "timed out"
-    return text.split(": ", 1)[-1][:200] if ": " in text else text[:200]
 
 
 class S3Store(Store):
@@ -206,7 +134,7 @@ class S3Store(Store):
         self._client_lock = threading.Lock()
         self._minio: Minio | None = None
         self._http: urllib3.PoolManager | None = None
-        self._locked: bool | None = None
+        self.lock = ObjectLock(self)
 
     def __repr__(self) -> str:
         return f"S3Store({self.describe()!r})"
@@ -258,79 +186,14 @@ class S3Store(Store):
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
-        """Translate SDK and network failures at the boundary (httpx-style)."""
-        try:
+        with translate(action, self.describe(), self.bucket):
             yield
-        except StorageError:
-            raise
-        except S3Error as exc:
-            raise self._s3_error(action, exc) from exc
-        except MinioException as exc:  # ServerError, InvalidResponseError
-            status = getattr(exc, "status_code", None) or getattr(exc, "_code", "")
-            raise StorageError(
-                f"{action} on {self.describe()} failed: the server answered {status or 'badly'}"
-            ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise StorageError(
-                f"{action} on {self.describe()} failed: cannot reach the S3 endpoint "
-                f"({_reason(exc)})"
-            ) from exc
-        except ValueError as exc:  # the SDK's own argument checks
-            raise StorageError(f"{action} on {self.describe()} failed: {exc}") from exc
-
-    def _s3_error(self, action: str, exc: S3Error) -> StorageError:
-        code = exc.code or "error"
-        if code in _DENIED:
-            why = "access denied: check the S3 access key and secret key"
-        elif code == "NoSuchBucket":
-            why = f"bucket {self.bucket} does not exist (run `witnessbox init`)"
-        else:
-            why = f"{exc.message or code}".strip().rstrip(".")
-        return StorageError(f"{action} on {self.describe()} failed: {why} ({code})")
 
     # -- retention ----------------------------------------------------------------------
     @property
     def supports_retention(self) -> bool:
         """True when the bucket has Object Lock enabled (asked once, then cached)."""
-        if self._locked is None:
-            try:
-                with self._errors("reading the Object Lock configuration"):
-                    self.client.get_object_lock_config(self.bucket)
-                self._locked = True
-            except StorageError as exc:
-                cause = exc.__cause__
-                if isinstance(cause, S3Error) and cause.code in _NO_LOCK:
-                    self._locked = False
-                else:
-                    raise
-        return self._locked
-
-    def _wanted_retention(self) -> Retention | None:
-        if self.retention_days <= 0 or not self.supports_retention:
-            return None
-        until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=self.retention_days)
-        return Retention(self.retention_mode, until)
-
-    def _extend_retention(self, key: str, info: ObjectInfo) -> None:
-        """Keep an existing object at least as long as a new write would be kept."""
-        wanted = self._wanted_retention()
-        if wanted is None:
-            return
-        if info.retain_until and info.retain_until + RETENTION_SLACK >= wanted.retain_until_date:
-            return
-        mode = info.retention_mode or self.retention_mode  # never downgrade a mode
-        with self._errors(f"extending the retention of {key}"):
-            self.client.set_object_retention(
-                self.bucket, self._name(key), Retention(mode, wanted.retain_until_date)
-            )
-
-    def _check_retention(self, key: str, info: ObjectInfo, wanted: Retention | None) -> None:
-        if wanted is None:
-            return
-        if info.retention_mode is None or info.retain_until is None:
-            raise StorageError(f"{key} was stored without Object Lock retention on {self.url}")
-        if info.retain_until + timedelta(seconds=1) < wanted.retain_until_date:
-            raise StorageError(f"{key} was stored with a shorter retention than asked")
+        return self.lock.enabled
 
     def _sse(self) -> Any:
         """Server-side encryption asked of the server for every write, when configured."""
@@ -356,7 +219,7 @@ class S3Store(Store):
             else:
                 self.client.make_bucket(self.bucket, location=self.region, object_lock=lock)
                 created = True
-        self._locked = None
+        self.lock.forget()
         if object_lock and not self.supports_retention:
             raise StorageError(
                 f"bucket {self.bucket} exists without Object Lock: use a new bucket, "
@@ -371,8 +234,7 @@ class S3Store(Store):
             with self._errors(f"stat of {key}"):
                 obj = self.client.stat_object(self.bucket, name)
         except StorageError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, S3Error) and cause.code in ("NoSuchKey", "NoSuchObject"):
+            if no_such_key(exc):
                 return None
             raise
         return self._info(key, obj)
@@ -383,37 +245,25 @@ class S3Store(Store):
             key,
             int(obj.size or 0),
             obj.last_modified,
-            _parse_time(headers.get("x-amz-object-lock-retain-until-date")),
+            parse_retain_until(headers.get("x-amz-object-lock-retain-until-date")),
             headers.get("x-amz-object-lock-mode") or None,
         )
 
-    @contextlib.contextmanager
-    def open(self, key: str) -> Iterator[BinaryIO]:
-        name = self._name(key)
-        try:
-            with self._errors(f"reading {key}"):
-                response = self.client.get_object(self.bucket, name)
-        except StorageError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, S3Error) and cause.code in ("NoSuchKey", "NoSuchObject"):
-                raise MissingObjectError(f"missing object: {key} on {self.url}") from cause
-            raise
-        try:
-            yield io.BufferedReader(_ObjectReader(response, key), buffer_size=1 * MiB)  # type: ignore[arg-type]
-        finally:
-            response.close()
-            response.release_conn()
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        return self.open_range(key, 0)
 
     @contextlib.contextmanager
     def open_range(self, key: str, start: int) -> Iterator[BinaryIO]:
-        if start <= 0:
-            with self.open(key) as stream:
-                yield stream
-            return
-        with self._errors(f"reading {key}"):
-            response = self.client.get_object(self.bucket, self._name(key), offset=start)
+        name = self._name(key)
         try:
-            yield io.BufferedReader(_ObjectReader(response, key), buffer_size=1 * MiB)  # type: ignore[arg-type]
+            with self._errors(f"reading {key}"):
+                response = self.client.get_object(self.bucket, name, offset=max(start, 0))
+        except StorageError as exc:
+            if no_such_key(exc):
+                raise MissingObjectError(f"missing object: {key} on {self.url}") from exc.__cause__
+            raise
+        try:
+            yield io.BufferedReader(ObjectReader(response, key), buffer_size=1 * MiB)  # type: ignore[arg-type]
         finally:
             response.close()
             response.release_conn()
@@ -462,9 +312,9 @@ class S3Store(Store):
         existing = self.stat(key)
         if existing is not None:
             self._check_blob(key, existing, digests)
-            self._extend_retention(key, existing)
+            self.lock.extend(key, existing)
             return
-        wanted = self._wanted_retention()
+        wanted = self.lock.wanted()
         metadata: dict[str, str] = {
             "x-amz-meta-sha256": digests.sha256,
             "x-amz-meta-sha512": digests.sha512,
@@ -478,7 +328,7 @@ class S3Store(Store):
                 self.client.put_object(
                     self.bucket,
                     self._name(key),
-                    _SentBytesCheck(source, digests, key),  # type: ignore[arg-type]
+                    SentBytesCheck(source, digests, key),  # type: ignore[arg-type]
                     digests.size,
                     content_type="application/octet-stream",
                     metadata=metadata,  # type: ignore[arg-type]
@@ -510,7 +360,7 @@ class S3Store(Store):
         checksum = headers.get("x-amz-checksum-sha256") or ""
         if checksum and "-" not in checksum and checksum != _b64(digests.sha256):
             raise StorageError(f"the server's sha256 of {key} does not match the upload")
-        self._check_retention(key, info, wanted)
+        self.lock.check(key, info, wanted)
 
     def put_object_file(
         self, key: str, path: Path, sha256: str | None, *, replace: bool = False
@@ -520,7 +370,7 @@ class S3Store(Store):
             raise StorageError(f"uploading {key} needs its sha256")
         if not replace and self.stat(key) is not None:
             return "exists"
-        wanted = self._wanted_retention()
+        wanted = self.lock.wanted()
         size = Path(path).stat().st_size
         metadata = {"x-amz-meta-stored-sha256": sha256}
         if size <= self.part_size:
@@ -529,7 +379,7 @@ class S3Store(Store):
             result = self.client.put_object(
                 self.bucket,
                 self._name(key),
-                _SentBytesCheck(source, Digests(size, sha256, "", ""), key),  # type: ignore[arg-type]
+                SentBytesCheck(source, Digests(size, sha256, "", ""), key),  # type: ignore[arg-type]
                 size,
                 metadata=metadata,  # type: ignore[arg-type]
                 part_size=self.part_size,
@@ -539,7 +389,7 @@ class S3Store(Store):
         info = self.stat(key)
         if info is None or info.size != size:
             raise StorageError(f"{key} did not arrive whole on {self.url}")
-        self._check_retention(key, info, wanted)
+        self.lock.check(key, info, wanted)
         if not replace:
             return "written"
         if result.version_id:
@@ -551,7 +401,7 @@ class S3Store(Store):
         name = self._name(key)
         if self._same_or_absent(key, data):
             return
-        wanted = self._wanted_retention()
+        wanted = self.lock.wanted()
         sha256 = hashlib.sha256(data).hexdigest()
         headers = genheaders(
             {"x-amz-meta-sha256": sha256, "x-amz-checksum-sha256": _b64(sha256)},
@@ -574,7 +424,7 @@ class S3Store(Store):
         info = self.stat(key)
         if info is None or info.size != len(data):
             raise StorageError(f"{key} did not arrive whole on {self.url}")
-        self._check_retention(key, info, wanted)
+        self.lock.check(key, info, wanted)
 
     def _put_if_absent(self, name: str, data: bytes, headers: dict[str, Any]) -> None:
         """PUT with ``If-None-Match: *``; servers without conditional writes get a plain PUT
@@ -597,6 +447,6 @@ class S3Store(Store):
         if info is None:
             return False
         if info.size == len(data) and self.read_bytes(key) == data:
-            self._extend_retention(key, info)
+            self.lock.extend(key, info)
             return True
         raise ObjectExistsError(f"{key} already exists with different content")

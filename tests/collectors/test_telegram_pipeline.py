@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from collectors.telegram.collector import TelegramCollector
 from kernel.errors import StorageError
+from kernel.ids import parse_time
 from kernel.netpolicy import NetworkPolicy
 from preservation.catalogue import watchlist
-from preservation.catalogue.indexer import parse_time
 from preservation.catalogue.models import Cursor, Source, SourceItem
 from preservation.formats import manifest as manifests
 from preservation.pipeline import resume_pending

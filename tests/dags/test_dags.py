@@ -35,7 +35,7 @@ def test_dags_load_cleanly(airflow_env):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     for kind in ("web", "video", "telegram"):
-        assert result["dags"][f"witnessbox_{kind}"] == ["capture", "due_sources", "record"]
+        assert result["dags"][f"witnessbox_{kind}"] == ["capture", "check", "due_sources", "record"]
     assert result["dags"]["witnessbox_seal"] == ["seal"]
     assert result["dags"]["witnessbox_fixity_audit"] == ["audit"]
 
@@ -151,3 +151,87 @@ def test_seal_and_fixity_audit_dags(airflow_env, tmp_path, local_tsa):
     assert out.startswith("failed"), out[-3000:]
     last = json.loads(cli("--json", "ledger", "list").stdout)[-1]
     assert any(p.startswith("missing-entry: ledger/") for p in last["data"]["problems"]), last
+
+
+TRUTH = textwrap.dedent(
+    """
+    import json
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    import collectors.registry as registry
+    registry.COLLECTORS["web"] = "tests.support.fake_collector:GoneOrPageCollector"
+    bag = DagBag(dag_folder={dags!r})
+    run = bag.dags["witnessbox_web"].test()
+    with create_session() as s:
+        tis = [(t.task_id, t.map_index, t.rendered_map_index, t.state, t.try_number)
+               for t in s.query(TaskInstance).filter(TaskInstance.run_id == run.run_id)]
+        summary = s.query(XComModel).filter(XComModel.run_id == run.run_id, XComModel.task_id == "record", XComModel.key == "return_value").one().value
+    print("RESULT" + json.dumps({"state": str(run.state), "tis": tis, "summary": summary}, default=str))
+    """
+)
+
+
+@pytest.mark.slow
+def test_failed_capture_fails_its_task_once_and_the_run(airflow_env, tmp_path):
+    env = dict(airflow_env)
+    env["WITNESSBOX_HOME"] = str(tmp_path / "wb")
+    witnessbox = str(Path(sys.executable).with_name("witnessbox"))
+    for url in ("https://example.org/fine", "https://example.org/gone"):
+        subprocess.run([witnessbox, "watch", "add", url], env=env, check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-c", TRUTH.replace("{dags!r}", repr(str(ROOT / "dags")))], env=env,
+                          capture_output=True, text=True, timeout=600, cwd=str(ROOT))
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    assert lines, (proc.stdout[-3000:], proc.stderr[-3000:])
+    out = json.loads(lines[0][6:])
+    assert out["state"].endswith("failed"), out
+    tis = {(t[0], t[2] or ""): (t[3], t[4]) for t in out["tis"]}
+    # mapped tasks are named by their source's URL, also the one that failed; it ran once
+    assert tis[("capture", "https://example.org/gone")] == ("failed", 1), tis
+    assert tis[("capture", "https://example.org/fine")][0] == "success"
+    assert tis[("record", "")][0] == "success" and tis[("check", "")][0] == "failed"
+    assert out["summary"]["counts"] == {"complete": 1, "failed": 1}
+    logs = proc.stdout + proc.stderr
+    assert "capture failed: source=" in logs and "url=https://example.org/gone" in logs
+    assert "reason=http-404" in logs
+    captures = json.loads(subprocess.run([witnessbox, "captures", "--json"], env=env, capture_output=True,
+                                         text=True, check=True).stdout)
+    gone = [c for c in captures if c["url"] == "https://example.org/gone"]
+    assert [c["status"] for c in gone] == ["failed"], "one failed capture, never a second for a retry"
+    assert f"capture={gone[0]['id']}" in logs
+    shown = json.loads(subprocess.run([witnessbox, "show", gone[0]["id"], "--json"], env=env,
+                                      capture_output=True, text=True, check=True).stdout)
+    run = shown["manifest"]["capture"]["run"]
+    assert run["dag_id"] == "witnessbox_web" and run["task_id"] == "capture" and run["try_number"] == 1
+    assert run["run_id"] and run["map_index"] in (0, 1) and run["airflow_version"].startswith("3.")
+
+
+@pytest.mark.slow
+def test_trigger_with_a_source_or_all_captures_now(airflow_env, tmp_path):
+    env = dict(airflow_env)
+    env["WITNESSBOX_HOME"] = str(tmp_path / "wb")
+    witnessbox = str(Path(sys.executable).with_name("witnessbox"))
+    ids = [json.loads(subprocess.run([witnessbox, "watch", "add", url, "--json"], env=env, check=True,
+                                     capture_output=True, text=True).stdout)["id"]
+           for url in ("https://example.org/one", "https://example.org/two")]
+    script = CUSTODY.replace("{dags!r}", repr(str(ROOT / "dags")))
+
+    def run(conf: dict) -> None:
+        proc = subprocess.run([sys.executable, "-c", script, "witnessbox_web", json.dumps(conf)], env=env,
+                              capture_output=True, text=True, timeout=600, cwd=str(ROOT))
+        assert "STATE success" in proc.stdout, (proc.stdout[-2000:], proc.stderr[-3000:])
+
+    def counts() -> dict[str, int]:
+        listing = json.loads(subprocess.run([witnessbox, "captures", "--json"], env=env, capture_output=True,
+                                            text=True, check=True).stdout)
+        return {i: sum(c["source_id"] == i for c in listing) for i in ids}
+
+    run({})
+    assert counts() == {ids[0]: 1, ids[1]: 1}
+    run({})  # nothing due
+    assert counts() == {ids[0]: 1, ids[1]: 1}
+    run({"source": ids[1]})  # now, although not due
+    assert counts() == {ids[0]: 1, ids[1]: 2}
+    run({"all": True})
+    assert counts() == {ids[0]: 2, ids[1]: 3}

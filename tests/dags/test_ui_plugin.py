@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     import json, sys
     from fastapi.testclient import TestClient
     from airflow.api_fastapi.app import create_app
-    from witnessbox_airflow.ui import csrf_for
+    from witnessbox_airflow.ui.auth import csrf_for
 
     client = TestClient(create_app(), follow_redirects=False)
     out = {}

@@ -138,3 +138,16 @@ def test_fifty_megabytes_of_garbage_is_refused_in_seconds_and_little_memory(tmp_
     assert rc == "2" and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
     assert int(rss_kib) - base_rss < 40 * 1024  # the file is 50 MiB: it was never held whole
+
+
+def test_a_file_that_grows_after_it_was_measured_is_still_bounded(tmp_path, monkeypatch):
+    path = write(tmp_path, "grows", "\n".join(f"https://example.org/{i}" for i in range(500)))
+    real_open = importing._open
+
+    def open_then_grow(p):  # as if it grew past the limit between the stat and the reads
+        stream = real_open(p)
+        monkeypatch.setattr(importing, "MAX_IMPORT_BYTES", 1000)
+        return stream
+
+    monkeypatch.setattr(importing, "_open", open_then_grow)
+    assert "grew past" in refused(path)

@@ -38,11 +38,11 @@ UPLOAD_THEN_HANG = textwrap.dedent(
     from preservation.cli.main import main
     from preservation.runner import capture_source
     from preservation.runtime import open_runtime
-    from preservation.store import s3
+    from preservation.store import s3, s3_wire
     from tests.support.fake_collector import StaticCollector
 
     confirmed = []
-    original_confirm, original_read = s3.S3Store._confirm_blob, s3._SentBytesCheck.read
+    original_confirm, original_read = s3.S3Store._confirm_blob, s3_wire.SentBytesCheck.read
 
     def confirm(self, key, digests, wanted):
         original_confirm(self, key, digests, wanted)
@@ -54,7 +54,7 @@ UPLOAD_THEN_HANG = textwrap.dedent(
             time.sleep(0.2)  # slow from here on: the server dies meanwhile
         return original_read(self, size)
 
-    s3.S3Store._confirm_blob, s3._SentBytesCheck.read = confirm, read
+    s3.S3Store._confirm_blob, s3_wire.SentBytesCheck.read = confirm, read
     rt = open_runtime(load_settings())
     rt.collectors["web"] = StaticCollector(
         {{"first.bin": 3 * {mib}, "second.bin": 24 * {mib}, "third.txt": b"third"}}

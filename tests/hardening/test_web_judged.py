@@ -159,3 +159,22 @@ def test_a_download_is_a_complete_capture_of_that_file(site, capture, path):
 
     records = [r for r in iter_records(staging / "capture.warc.gz") if r.type == "response"]
     assert any(r.uri == site + path for r in records)
+
+
+class _Hop:
+    def __init__(self, status: int, body: object, headers: dict[str, str]) -> None:
+        self.status, self.body, self._headers = status, body, headers
+
+    def header(self, name: str) -> str | None:
+        return self._headers.get(name)
+
+
+def test_is_download_needs_a_file_not_an_aborted_page():
+    gz = _Hop(200, object(), {"content-type": "application/gzip"})
+    page = _Hop(200, object(), {"content-type": "text/html; charset=utf-8"})
+    assert verdicts.is_download("Download is starting", gz)
+    assert verdicts.is_download("net::ERR_ABORTED at https://x.org/f.gz", gz)
+    assert not verdicts.is_download("net::ERR_ABORTED at https://x.org/", page)
+    assert verdicts.is_download(None, _Hop(200, object(), {"content-disposition": "attachment"}))
+    assert not verdicts.is_download("Download is starting", _Hop(404, object(), {}))
+    assert not verdicts.is_download("Download is starting", _Hop(200, None, {}))

@@ -32,16 +32,8 @@ def _s3_runtime(seaweedfs, wb_env, monkeypatch, object_lock: bool):
     from preservation.runtime import open_runtime
 
     bucket = seaweedfs.make_bucket(object_lock=object_lock)
-    env = {
-        "STORE": f"s3://{bucket}/archive",
-        "S3_ENDPOINT": seaweedfs.endpoint,
-        "S3_ACCESS_KEY": seaweedfs.access_key,
-        "S3_SECRET_KEY": seaweedfs.secret_key,
-        "S3_SECURE": "0",
-        "RETENTION_DAYS": "1",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(f"WITNESSBOX_{name}", value)
+    for name, value in seaweedfs.witnessbox_env(bucket).items():
+        monkeypatch.setenv(name, value)
     return bucket, open_runtime(load_settings())
 
 

@@ -27,17 +27,8 @@ def stoppable(tmp_path, wb_env, monkeypatch):
     (tmp_path / "weed").mkdir()
     server = weed.start(tmp_path / "weed")
     try:
-        bucket = server.make_bucket()
-        settings = {
-            "STORE": f"s3://{bucket}/archive",
-            "S3_ENDPOINT": server.endpoint,
-            "S3_ACCESS_KEY": server.access_key,
-            "S3_SECRET_KEY": server.secret_key,
-            "S3_SECURE": "0",
-            "RETENTION_DAYS": "0",
-        }
-        for name, value in settings.items():
-            monkeypatch.setenv(f"WITNESSBOX_{name}", value)
+        for name, value in server.witnessbox_env(server.make_bucket(), retention_days=0).items():
+            monkeypatch.setenv(name, value)
         rt = open_runtime(load_settings())
         yield rt, lambda: weed.stop(server.process)
         rt.close()
@@ -60,7 +51,7 @@ def test_an_audit_while_the_store_is_down_says_unreadable(stoppable):
 
 
 def test_blob_checks_while_the_store_is_down_say_unreadable(stoppable):
-    from preservation.custody.audit import CaptureCheck, _check_blob_presence
+    from preservation.custody.stages import CaptureCheck, _check_blob_presence
 
     rt, stop = stoppable
     a = capture(rt, {"page.html": b"<p>evidence</p>", "photo.jpg": b"\xff\xd8 bytes"})
@@ -74,8 +65,9 @@ def test_blob_checks_while_the_store_is_down_say_unreadable(stoppable):
 
 def test_signature_seal_and_sealing_checks_while_the_store_is_down(stoppable):
     from preservation.catalogue.models import Capture
+    from preservation.custody.seal_check import SealChecker
     from preservation.custody.signing import check_manifest_signature
-    from preservation.custody.timestamps import SealChecker, _check_before_sealing
+    from preservation.custody.timestamps import _check_before_sealing
 
     rt, stop = stoppable
     a = capture(rt, {"page.html": b"<p>evidence</p>"})

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from preservation.custody import merkle, timestamps
 from preservation.custody.ledger import ledger_for
 from preservation.custody.timestamps import SealedCapture, unsealed_captures
+from preservation.custody.tsa import normalise_certificate_order
 from preservation.reindex import reindex
 from tests.support import custody_tsa
 from tests.support.catalogue_sql import sql
@@ -173,7 +174,7 @@ def test_certificate_order_is_normalised_without_touching_the_stored_bytes(runti
     reply = rt.store.read_bytes(f"seals/{batch}/tsa-0.tsr")
     with pytest.raises(ValueError, match="InvalidSetOrdering"):
         decode_timestamp_response(reply)  # openssl writes the chain in chain order
-    fixed = timestamps.normalise_certificate_order(reply)
+    fixed = normalise_certificate_order(reply)
     assert len(fixed) == len(reply) and fixed != reply
     assert decode_timestamp_response(fixed).tst_info.serial_number > 0
 

@@ -179,3 +179,19 @@ def test_a_source_captured_meanwhile_is_no_longer_due(catalogue_url):
         assert leases.claim(catalogue, "a", now, 60, source_id=sid, require_due=False) == sid
     finally:
         catalogue.close()
+
+
+def test_a_live_worker_keeps_renewing_its_lease_and_gives_it_back(catalogue_url):
+    catalogue = Catalogue.open(catalogue_url)
+    try:
+        sid = _source(catalogue, datetime.now(UTC))
+        assert leases.claim(catalogue, "a", datetime.now(UTC), 1) == sid
+        with leases.Heartbeat(catalogue, sid, "a", 1, lambda: datetime.now(UTC)) as beat:
+            time.sleep(2.5)  # more than twice the lease: only renewals keep it
+            assert leases.claim(catalogue, "b", datetime.now(UTC), 1) is None
+            assert not beat.lost
+        with catalogue.session() as s:
+            assert s.get(Source, sid).lease_owner is None  # released on the way out
+        assert leases.claim(catalogue, "b", datetime.now(UTC), 1) == sid
+    finally:
+        catalogue.close()

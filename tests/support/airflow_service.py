@@ -30,8 +30,15 @@ from witnessbox_airflow.local_service import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-__all__ = ["COMPONENTS", "DEFAULT_COMPONENTS", "AirflowService", "TestAirflow", "build_env",
-           "free_port", "running_airflow"]
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_COMPONENTS",
+    "AirflowService",
+    "TestAirflow",
+    "build_env",
+    "free_port",
+    "running_airflow",
+]
 
 
 def free_port() -> int:
@@ -40,8 +47,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_env(home: Path, port: int, extra: Mapping[str, str] | None = None,
-              users: Mapping[str, str] = ROLE_USERS) -> dict[str, str]:
+def build_env(
+    home: Path,
+    port: int,
+    extra: Mapping[str, str] | None = None,
+    users: Mapping[str, str] = ROLE_USERS,
+) -> dict[str, str]:
     """The env every part shares, with the repo's DAGs and ``WITNESSBOX_*`` from ``extra``."""
     env = airflow_env(home, port, dags_folder=ROOT / "dags", users=users, extra=extra)
     env["PYTHONPATH"] = str(ROOT)  # tests.support.* for fake collectors and notifiers
@@ -55,17 +66,23 @@ class TestAirflow(AirflowService):
 
     def token(self, user: str) -> str:
         body = json.dumps({"username": user, "password": self.passwords[user]}).encode()
-        request = urllib.request.Request(f"{self.url}/auth/token", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/auth/token", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as resp:
             return json.loads(resp.read())["access_token"]
 
     def api(self, path: str, user: str = "admin", method: str = "GET", body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}/api/v2/{path.lstrip('/')}", data=data,
-                                         method=method, headers={
-                                             "Authorization": f"Bearer {self.token(user)}",
-                                             "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token(user)}",
+                "Content-Type": "application/json",
+            },
+        )
         with urllib.request.urlopen(request, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
 
@@ -78,14 +95,19 @@ class TestAirflow(AirflowService):
                 if wanted <= seen:
                     return
             time.sleep(2)
-        raise TimeoutError(f"DAGs not parsed after {timeout:.0f} s: missing {wanted - seen}; "
-                           f"{self.tail('dag-processor')}")
+        raise TimeoutError(
+            f"DAGs not parsed after {timeout:.0f} s: missing {wanted - seen}; "
+            f"{self.tail('dag-processor')}"
+        )
 
 
 @contextlib.contextmanager
-def running_airflow(home: Path, extra: Mapping[str, str] | None = None,
-                    components: Iterable[str] = DEFAULT_COMPONENTS,
-                    timeout: float = 240) -> Iterator[TestAirflow]:
+def running_airflow(
+    home: Path,
+    extra: Mapping[str, str] | None = None,
+    components: Iterable[str] = DEFAULT_COMPONENTS,
+    timeout: float = 240,
+) -> Iterator[TestAirflow]:
     """Prepare a home, start the parts, yield once healthy, always stop them."""
     port = free_port()
     env = build_env(home, port, extra)

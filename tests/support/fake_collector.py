@@ -93,6 +93,18 @@ class StaticCollectorWithPage(StaticCollector):
         super().__init__(files={"page.html": b"<html><body>statement</body></html>"})
 
 
+class GoneOrPageCollector(StaticCollector):
+    """Registry-constructible: fails like a 404 for URLs with ``/gone``, else stages a page."""
+
+    def __init__(self) -> None:
+        super().__init__(files={"page.html": b"<html><body>statement</body></html>"})
+
+    def collect(self, source: SourceRef, ctx: CollectContext) -> CollectedCapture:
+        if "/gone" in source.url:
+            raise CollectionError("http-404: Not Found")
+        return super().collect(source, ctx)
+
+
 class EchoCollector(Collector):
     """A fast collector for many-worker tests: stages one page naming the source and capture.
 

@@ -5,7 +5,8 @@
 (PostgreSQL refuses to run as root). Password authentication is on (scram-sha-256), so a
 wrong password fails as it would in production. Each test gets a fresh database copied from
 a template that the migrations already brought to head, so a test pays a ``CREATE DATABASE``,
-not a migration. The cluster lives in a private temporary directory removed at the end.
+not a migration. The cluster lives in a private temporary directory removed at the end; a
+watchdog process stops it when the test process dies, even by SIGKILL, so none is left.
 
 ``WITNESSBOX_TEST_POSTGRES_URL`` (an admin URL such as
 ``postgresql+psycopg2://user:pw@host:5432/postgres``) uses an existing server instead.
@@ -19,6 +20,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -134,6 +136,7 @@ def start() -> Postgres:
             capture_output=True, text=True, check=False,
         )
         if result.returncode == 0:
+            _watch(base)
             server = Postgres(
                 f"postgresql+psycopg2://{USER}:{PASSWORD}@127.0.0.1:{port}/postgres", base
             )
@@ -143,6 +146,33 @@ def start() -> Postgres:
     log = (base / "server.log").read_text(errors="replace")[-2000:]
     stop_cluster(base)
     pytest.fail(f"PostgreSQL did not start:\n{log}", pytrace=False)
+
+
+WATCHDOG = """
+import os, sys, time
+from tests.support.postgres import stop_cluster
+parent, base = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    if not os.path.isdir(base):
+        sys.exit(0)
+    time.sleep(1)
+from pathlib import Path
+stop_cluster(Path(base))
+"""
+
+
+def _watch(base: Path) -> None:
+    """Stop the cluster when this process dies, however it dies (a killed test run too)."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.Popen(
+        [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(base)],
+        cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )
 
 
 def stop_cluster(base: Path) -> None:

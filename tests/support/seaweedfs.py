@@ -123,6 +123,20 @@ class SeaweedFS:
         options.update(overrides)
         return options
 
+    def witnessbox_env(
+        self, bucket: str, prefix: str = "archive", retention_days: int = 1
+    ) -> dict[str, str]:
+        """``WITNESSBOX_*`` settings for a witnessbox whose store is ``bucket`` here."""
+        settings = {
+            "STORE": f"s3://{bucket}/{prefix}",
+            "S3_ENDPOINT": self.endpoint,
+            "S3_ACCESS_KEY": self.access_key,
+            "S3_SECRET_KEY": self.secret_key,
+            "S3_SECURE": "0",
+            "RETENTION_DAYS": str(retention_days),
+        }
+        return {f"WITNESSBOX_{name}": value for name, value in settings.items()}
+
     def store(self, bucket: str, prefix: str = "", **overrides: Any) -> Any:
         from preservation.store import open_store
 
