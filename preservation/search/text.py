@@ -39,7 +39,7 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 _JOINED_APOSTROPHE = re.compile(r"(?<=[^\W_])['’ʼ`](?=[^\W_])")
-_TOKEN = re.compile(r"[^\W_]+")
+_WORDS = re.compile(r"\w+")  # on text without underscores: the runs of [^\W_]
 
 
 def tokens(text: str) -> list[str]:
@@ -53,7 +53,9 @@ def tokens(text: str) -> list[str]:
         folded = folded.replace("ѐ", "е")
     if "'" in folded or "’" in folded or "ʼ" in folded or "`" in folded:
         folded = _JOINED_APOSTROPHE.sub("", folded)
-    out = _TOKEN.findall(folded)
+    if "_" in folded:  # \w counts the underscore as a letter; the tokeniser does not
+        folded = folded.replace("_", " ")
+    out = _WORDS.findall(folded)
     if not out:
         return out
     if max(map(len, out)) > MAX_TOKEN:

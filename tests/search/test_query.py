@@ -78,3 +78,12 @@ def test_snippet_marks_the_matching_words_in_the_original_text():
     marked = snip.marked()
     assert "[Ёлка]" in marked and "[ПЛОШЧЫ Перамогі]" in marked
     assert snip.text.startswith("…")
+
+
+def test_bulk_tokens_equal_word_by_word_folding():
+    from preservation.search.text import words
+
+    text = ("Сёння ў Мінску, 3 сакавіка: з'езд «Вясны»; snake_case e-mail don't ЁЛКА "
+            "Мiнск ВУЛІЦА_Леніна " + "я" * 70)
+    assert tokens(text) == [t for _, _, t in words(text)]
+    assert "snake" in tokens(text) and "зезд" in tokens(text)
