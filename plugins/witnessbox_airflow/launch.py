@@ -22,7 +22,9 @@ from witnessbox_airflow.local_service import (
     prepare,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+#: the checkout this package runs from (editable install), else the current directory
+_HERE = Path(__file__).resolve().parents[2]
+REPO = _HERE if (_HERE / "dags").is_dir() else Path.cwd()
 
 
 def main() -> int:
