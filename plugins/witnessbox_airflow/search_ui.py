@@ -5,9 +5,9 @@ in by ``plugin.py``, so this module never imports ``ui``), and every route requi
 Airflow login like the other witnessbox pages. Replay serves the pinned ReplayWeb.page
 files and streams the capture's WACZ from the store with HTTP range requests.
 
-Replayed pages run their archived scripts in this origin (inside ReplayWeb.page's frames):
-serve the Airflow UI on a host name of its own, or replay untrusted captures with
-``witnessbox replay`` on a laptop.
+Replayed pages run their archived scripts in this origin (inside ReplayWeb.page's frames),
+where they could act with the viewer's Airflow login: untrusted captures belong in
+``witnessbox replay`` on a laptop, whose 127.0.0.1 origin holds no login.
 """
 
 from __future__ import annotations
