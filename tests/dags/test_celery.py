@@ -92,8 +92,11 @@ def test_two_celery_workers_share_the_web_captures_and_every_capture_verifies(tm
                     time.sleep(5)
                 assert set(states.values()) == {"success"}, states
                 tis = af.api("dags/witnessbox_web/dagRuns/~/taskInstances?task_id=capture&limit=100")
-                captures = [ti for ti in tis["task_instances"] if ti["map_index"] >= 0]
-                assert len(captures) == SOURCES, [(t["dag_run_id"], t["map_index"], t["state"]) for t in captures]
+                mapped = [ti for ti in tis["task_instances"] if ti["map_index"] >= 0]
+                # the scheduler's own run and the triggered one both map the due sources; the
+                # run that loses a source's lease skips it (each source is captured once)
+                captures = [ti for ti in mapped if ti["state"] != "skipped"]
+                assert len(captures) == SOURCES, [(t["dag_run_id"], t["map_index"], t["state"]) for t in mapped]
                 assert {ti["state"] for ti in captures} == {"success"}
                 assert {ti["queue"] for ti in captures} == {"witnessbox_web"}
                 hosts = Counter(ti["hostname"] for ti in captures)
