@@ -188,7 +188,15 @@ def build_router(
                                        "blob: data:; object-src 'none'",
             "X-Frame-Options": "SAMEORIGIN"})  # fmt: skip
 
+    @router.get("/replay-assets/replay/", response_class=HTMLResponse)
+    @router.get("/replay-assets/replay/index.html", response_class=HTMLResponse)
+    def replay_app(request: Request, user: dict = Depends(current_user)) -> HTMLResponse:
+        from preservation.replay.core import index_page
+
+        return HTMLResponse(index_page(), headers={"X-Frame-Options": "SAMEORIGIN"})
+
     @router.get("/replay-assets/ui.js")
+    @router.get("/replay-assets/replay/ui.js")
     @router.get("/replay-assets/replay/sw.js")
     def replay_asset(request: Request, user: dict = Depends(current_user)) -> Response:
         from kernel.errors import WitnessboxError

@@ -111,6 +111,26 @@ def stream_range(store: Store, key: str, start: int, end: int) -> Iterator[bytes
             yield chunk
 
 
+def index_page() -> str:
+    """What the server answers at ``<base>/replay/``: a page that waits for the worker.
+
+    ReplayWeb.page's service worker serves the app at ``replay/`` once it controls that
+    folder; but the embed may open its frame a moment before the worker activates, and
+    then the request reaches the server. The app cannot run without the worker (its API
+    lives there), so this page registers the same worker, waits until it is active and
+    reloads, which the worker then answers. Opening ``replay/?source=…`` directly works too.
+    """
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>replay · witnessbox</title>"
+        "</head><body><p>Starting the replay…</p><script>"
+        "navigator.serviceWorker.register('sw.js?serveIndex=1',{scope:'./'})"
+        ".then(function(){return navigator.serviceWorker.ready;})"
+        ".then(function(){location.reload();})"
+        ".catch(function(e){document.body.textContent='replay cannot start: '+e;});"
+        "</script></body></html>"
+    )
+
+
 def embed_page(target: ReplayTarget, base: str, wacz_url: str, title: str = "") -> str:
     """The HTML page holding ``<replay-web-page>`` for one capture.
 

@@ -2,7 +2,8 @@
 
 For a laptop: no Airflow, no login (the server listens on loopback only and serves this
 one capture). ``/`` is the embedding page, ``/ui.js`` and ``/replay/sw.js`` the pinned
-ReplayWeb.page files, ``/capture.wacz`` the WACZ streamed from the store with ranges.
+ReplayWeb.page files, ``/replay/`` its app page (until the service worker takes over),
+``/capture.wacz`` the WACZ streamed from the store with ranges.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from preservation.replay.core import (
     ReplayTarget,
     asset_path,
     embed_page,
+    index_page,
     parse_range,
     stream_range,
 )
@@ -71,7 +73,10 @@ class ReplayServer:
                     if path == "/":
                         page = embed_page(server.target, "/", "/capture.wacz").encode()
                         self._send(200, "text/html; charset=utf-8", page, body)
-                    elif path in ("/ui.js", "/replay/sw.js"):
+                    elif path in ("/replay/", "/replay/index.html"):
+                        page = index_page().encode()
+                        self._send(200, "text/html; charset=utf-8", page, body)
+                    elif path in ("/ui.js", "/replay/ui.js", "/replay/sw.js"):
                         data = asset_path(path.rsplit("/", 1)[1], server.assets).read_bytes()
                         self._send(200, "application/javascript", data, body)
                     elif path == "/capture.wacz":

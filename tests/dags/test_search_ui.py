@@ -23,7 +23,8 @@ SCRIPT = textwrap.dedent(
     out = {"capture": capture}
     out["anonymous"] = [client.get(p).status_code for p in (
         "/witnessbox/search?q=x", "/witnessbox/changes", f"/witnessbox/replay/{capture}",
-        f"/witnessbox/replay/{capture}/capture.wacz", "/witnessbox/replay-assets/replay/sw.js")]
+        f"/witnessbox/replay/{capture}/capture.wacz", "/witnessbox/replay-assets/replay/sw.js",
+        "/witnessbox/replay-assets/replay/")]
     page = client.get("/witnessbox/search", params={"q": "журналіст*"}, **auth)
     out["search"] = [page.status_code, page.text]
     out["api"] = client.get("/witnessbox/api/search", params={"q": "МІНСКУ", "kind": "web"}, **auth).json()
@@ -43,6 +44,9 @@ SCRIPT = textwrap.dedent(
     sw = client.get("/witnessbox/replay-assets/replay/sw.js", **auth)
     out["sw"] = [sw.status_code, sw.headers.get("content-type"), len(sw.content)]
     out["unknown"] = client.get("/witnessbox/replay/nope", **auth).status_code
+    app = client.get("/witnessbox/replay-assets/replay/?source=x", **auth)
+    out["app"] = [app.status_code, app.text]
+    out["app_ui"] = client.get("/witnessbox/replay-assets/replay/ui.js", **auth).status_code
     print("RESULT" + json.dumps(out))
     """
 )
@@ -71,7 +75,7 @@ def test_search_changes_and_replay_pages(airflow_env, tmp_path):
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
     out = json.loads(lines[0][6:])
-    assert out["anonymous"] == [401] * 5
+    assert out["anonymous"] == [401] * 6
     status, html = out["search"]
     assert status == 200 and "<mark>журналістаў</mark>" in html and out["capture"] in html
     assert [(h["field"], h["case"]) for h in out["api"]] == [("page", "C1")]
@@ -88,3 +92,6 @@ def test_search_changes_and_replay_pages(airflow_env, tmp_path):
     assert out["whole"] == 10244 and out["416"] == 416
     assert out["sw"][0] == 200 and out["sw"][1].startswith("application/javascript")
     assert out["sw"][2] > 100_000 and out["unknown"] == 404
+    # before the worker controls replay/, the server's page registers it and reloads
+    assert out["app"][0] == 200 and "serviceWorker.register('sw.js?serveIndex=1'" in out["app"][1]
+    assert out["app_ui"] == 200

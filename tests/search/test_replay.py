@@ -85,10 +85,26 @@ def test_witnessbox_replay_shows_text_and_image_from_the_wacz(captured):
                 " return i && i.complete && i.naturalWidth; }", timeout=30_000
             ).json_value()
             assert width == 120  # the fixture's picture, served from the WACZ
+            app = next(f.url for f in page.frames if "/replay/?" in f.url)
             browser.close()
+            _app_before_the_worker(pw, app)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _app_before_the_worker(pw, app: str) -> None:
+    """The embed can open its frame before the worker activates: that request reaches the
+    server, whose page waits for the worker and reloads. A fresh browser opening the frame's
+    URL directly takes exactly that path."""
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                 args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+    page = browser.new_page()
+    first = page.goto(app)
+    assert first is not None and not first.from_service_worker  # the server answered
+    frame = _frame_with(page, TEXT, timeout=90)
+    assert frame is not None, [f.url for f in page.frames]
+    browser.close()
 
 
 def _frame_with(page, text: str, timeout: float):
