@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import InputError
+from kernel.replicas import PRIMARY
 from preservation.cli.core import positive_int
 
 
@@ -139,12 +140,14 @@ def cmd_verify(args: argparse.Namespace, app: Any) -> int:
             if copy.pending:
                 print(f"{name}: {copy.pending} object(s) still queued (not checked)")
         if report.retention is not None:
-            skipped = report.retention["skipped"]
-            print(
-                f"retention: not checked: {skipped}"
-                if skipped
-                else f"retention: {report.retention['checked']} object(s) checked"
-            )
+            copies = {PRIMARY: report.retention, **report.retention.get("replicas", {})}
+            for name, found in copies.items():
+                where = "" if name == PRIMARY else f" on {name}"
+                print(
+                    f"retention{where}: not checked: {found['skipped']}"
+                    if found["skipped"]
+                    else f"retention{where}: {found['checked']} object(s) checked"
+                )
         if report.ledger is not None:
             state = "chain intact" if report.ledger["ok"] else "PROBLEMS (above)"
             print(f"ledger: {report.ledger['entries']} entries, {state}")

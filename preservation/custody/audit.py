@@ -42,6 +42,7 @@ from preservation.custody.stages import (
 
 if TYPE_CHECKING:
     from preservation.runtime import Runtime
+    from preservation.store import Store
 
 WORKERS = 2
 __all__ = ["AuditReport", "CaptureCheck", "CopyResult", "rehash", "run_audit", "sha256_stream"]
@@ -271,25 +272,11 @@ def _custody_checks(
 ) -> list[Problem]:
     """Stage 4: retention of every object in scope, then the ledger's chain."""
     from preservation.custody.ledger import verify_ledger
-    from preservation.custody.retention import check_retention
     from preservation.custody.timestamps import ledger_anchors
 
     problems: list[Problem] = []
     if retention:
-        try:
-            if report.scope == "all":
-                keys: list[str] = list(rt.store.list(""))
-            else:
-                keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
-                for c in report.captures:
-                    keys.extend(rt.store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
-            progress(f"checking the retention of {len(set(keys))} object(s)")
-            found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
-        except StorageError as exc:  # out of reach: retention unknown, not broken
-            problems.append(Problem("unreadable", "retention", str(exc)))
-        else:
-            report.retention = found.as_dict()
-            problems.extend(found.problems)
+        problems.extend(_retention_checks(rt, report, workers, progress))
     if not ledger:
         return problems
     try:
@@ -309,6 +296,57 @@ def _custody_checks(
         return problems
     report.ledger = {"entries": chain.entries, "head_seq": chain.head_seq, "ok": chain.ok, **scope}
     problems.extend(chain.problems)
+    return problems
+
+
+def _retention_checks(
+    rt: Runtime, report: AuditReport, workers: int, progress: Callable[[str], None]
+) -> list[Problem]:
+    """Retention of every object in scope on the primary, then on each replica audited
+    (against that replica's own retention; objects still queued for it are skipped)."""
+    from preservation.custody.retention import check_retention
+    from preservation.replication import pending_keys
+    from preservation.store.replicas import replica_retention
+
+    def keys_on(store: Store) -> list[str]:
+        if report.scope == "all":
+            return list(store.list(""))
+        keys = [a["key"] for c in report.captures for a in c.artifacts if a.get("key")]
+        for c in report.captures:
+            keys.extend(store.list(c.manifest_key.rsplit("/", 1)[0] + "/"))
+        return keys
+
+    problems: list[Problem] = []
+    try:
+        keys = keys_on(rt.store)
+        progress(f"checking the retention of {len(set(keys))} object(s)")
+        found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
+    except StorageError as exc:  # out of reach: retention unknown, not broken
+        problems.append(Problem("unreadable", "retention", str(exc)))
+        return problems
+    report.retention = found.as_dict()
+    problems.extend(found.problems)
+    audited = [r for r in rt.replicas if r.name in report.copies]
+    if audited:
+        report.retention["replicas"] = {}
+    for replica in audited:
+        label = f"replica={replica.name}"
+        days, mode = replica_retention(rt.settings, replica.spec)
+        try:
+            pending = pending_keys(rt.catalogue, replica.name)
+            keys = [k for k in keys_on(replica.store) if k not in pending]
+            progress(f"checking the retention of {len(set(keys))} object(s) on {replica.name}")
+            on_copy = check_retention(
+                replica.store, rt.settings, keys, max(2, workers), days=days, mode=mode
+            )
+        except StorageError as exc:
+            problems.append(Problem("unreadable", "retention", f"{label}: {exc}"))
+            continue
+        report.retention["replicas"][replica.name] = on_copy.as_dict()
+        problems.extend(
+            Problem(p.kind, p.subject, f"{label}: {p.detail}" if p.detail else label)
+            for p in on_copy.problems
+        )
     return problems
 
 

@@ -58,11 +58,22 @@ def object_problem(info: ObjectInfo, mode: str, days: int) -> Problem | None:
 
 
 def check_retention(
-    store: Store, settings: Settings, keys: Iterable[str], workers: int = 4
+    store: Store,
+    settings: Settings,
+    keys: Iterable[str],
+    workers: int = 4,
+    *,
+    days: int | None = None,
+    mode: str | None = None,
 ) -> RetentionReport:
-    """Stat every key and compare its lock with the configured retention."""
+    """Stat every key and compare its lock with the configured retention.
+
+    ``days`` and ``mode`` default to the settings' (the primary's); a replica passes its own.
+    """
+    days = settings.retention_days if days is None else days
+    mode = (mode or settings.retention_mode).upper()
     report = RetentionReport()
-    if settings.retention_days <= 0:
+    if days <= 0:
         report.skipped = "retention is off (retention_days = 0)"
         return report
     if not store.supports_retention:
@@ -76,7 +87,7 @@ def check_retention(
             return Problem("unreadable", key, f"retention: {exc}")
         if info is None:
             return None  # a missing object is named by the fixity stages
-        return object_problem(info, settings.retention_mode, settings.retention_days)
+        return object_problem(info, mode, days)
 
     unique = sorted(set(keys))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -32,6 +32,12 @@ class Replica:
         }
 
 
+def replica_retention(settings: Settings, spec: ReplicaSpec) -> tuple[int, str]:
+    """(days, mode) of Object Lock on this replica: its own values, else the primary's."""
+    days = settings.retention_days if spec.retention_days is None else spec.retention_days
+    return days, spec.retention_mode or settings.retention_mode
+
+
 def open_replica(settings: Settings, spec: ReplicaSpec) -> Replica:
     options: dict[str, object] = {}
     if spec.url.startswith("s3://"):
@@ -41,10 +47,8 @@ def open_replica(settings: Settings, spec: ReplicaSpec) -> Replica:
             "secret_key": spec.secret_key,
             "secure": spec.secure,
             "region": spec.region or None,
-            "retention_days": (
-                settings.retention_days if spec.retention_days is None else spec.retention_days
-            ),
-            "retention_mode": spec.retention_mode or settings.retention_mode,
+            "retention_days": replica_retention(settings, spec)[0],
+            "retention_mode": replica_retention(settings, spec)[1],
             "sse": spec.sse,
             "spool_dir": settings.staging,
         }

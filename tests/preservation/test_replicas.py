@@ -12,6 +12,7 @@ import io
 import json
 import os
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -86,9 +87,16 @@ def raw(buckets, name, key):
 
 
 def overwrite(buckets, name, key, data):
-    """Damage as a reader sees it: a new latest version (Object Lock keeps the old one)."""
+    """Damage as a reader sees it: a new latest version (Object Lock keeps the old one),
+    locked like the original, so that only its bytes are wrong."""
+    from minio.commonconfig import COMPLIANCE
+    from minio.retention import Retention
+
     server, bucket = buckets[name]
-    server.client().put_object(bucket, key, io.BytesIO(data), len(data))
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    server.client().put_object(
+        bucket, key, io.BytesIO(data), len(data), retention=Retention(COMPLIANCE, until)
+    )
 
 
 def manifest_of(outcome):
@@ -206,6 +214,32 @@ def test_a_manifest_deleted_from_one_replica_is_repaired(replicated, capsys):
     code, out, _ = cli(capsys, "ledger", "list", "--json")
     (entry,) = [e for e in json.loads(out) if e["event"] == "repaired"]
     assert entry["data"]["copy"] == "vault" and entry["data"]["found_sha256"] is None
+
+
+def test_retention_is_checked_on_every_replica_against_its_own_setting(replicated, capsys):
+    outcome = captured({"page.html": PAGE})
+    code, out, err = cli(capsys, "verify", "--all", "--json")
+    assert code == 0, out + err
+    found = json.loads(out)["retention"]
+    assert found["skipped"]  # the file primary has no Object Lock: said, not passed
+    for name in ("offsite", "vault"):
+        server, bucket = replicated[name]
+        stored = list(server.client().list_objects(bucket, recursive=True))
+        # everything but the ledger entry this audit wrote after checking
+        assert found["replicas"][name] == {"checked": len(stored) - 1, "skipped": None}
+        assert len(stored) >= 5  # blob, manifest, signature, ledger entries
+
+    # an object on one replica without the lock is named with that replica only
+    server, bucket = replicated["offsite"]
+    server.client().put_object(bucket, f"{outcome.manifest_key}.extra", io.BytesIO(b"x"), 1)
+    code, out, _ = cli(capsys, "verify", "--all")
+    assert code == 1
+    assert fails(out) == [
+        f"no-retention: {outcome.manifest_key}.extra (replica=offsite: stored without Object "
+        "Lock retention)"
+    ]
+    assert "retention on vault: " in out and "object(s) checked" in out
+    assert cli(capsys, "verify", "--all", "--no-retention")[0] == 0
 
 
 def test_an_encrypted_replica_holds_no_plaintext_yet_verifies_and_exports_the_same(
