@@ -67,7 +67,9 @@ def due_sources(
     source_id: str | None = None,
     now: datetime | None = None,
     limit: int | None = None,
+    unleased: bool = False,
 ) -> list[Source]:
+    """Active sources due now (or the one named); ``unleased``: only those no run holds."""
     now = now or rt.clock()
     with rt.catalogue.session() as session:
         query = select(Source).where(Source.removed_at.is_(None))
@@ -80,14 +82,17 @@ def due_sources(
             )
         if kind:
             query = query.where(Source.kind == kind)
+        if unleased:
+            query = query.where(leases.unleased(now))
         query = query.order_by(Source.next_due_at, Source.added_at)
         return list(session.scalars(query.limit(limit) if limit else query))
 
 
 def due_source_ids(rt: Runtime, kind: str, limit: int | None = None) -> list[str]:
-    """A collection DAG's first task: finish interrupted captures, then name the due sources."""
+    """A collection DAG's first task: finish interrupted captures, then name the due sources
+    that no other run is capturing (a source a run holds gets no task of its own here)."""
     resume_pending(rt)  # captures whose worker died after collecting are completed first
-    return [s.id for s in due_sources(rt, kind=kind, limit=limit)]
+    return [s.id for s in due_sources(rt, kind=kind, limit=limit, unleased=True)]
 
 
 def capture_source_id(rt: Runtime, source_id: str) -> CaptureOutcome | None:

@@ -49,7 +49,8 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _free(now: datetime) -> ColumnElement[bool]:
+def unleased(now: datetime) -> ColumnElement[bool]:
+    """No run holds the source (never leased, or its lease ran out)."""
     return or_(Source.lease_until.is_(None), Source.lease_until <= now)
 
 
@@ -87,7 +88,7 @@ def claim(
     ``require_due`` re-checks the schedule inside the claim: a source another worker has
     captured since it was listed is no longer due and is not claimed again.
     """
-    conditions = [_free(now), Source.removed_at.is_(None)]
+    conditions = [unleased(now), Source.removed_at.is_(None)]
     if require_due:
         conditions.append(_due(now))
     if source_id is not None:

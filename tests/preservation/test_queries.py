@@ -7,7 +7,7 @@ import pytest
 from kernel.errors import InputError
 from kernel.netpolicy import NetworkPolicy
 from preservation import queries
-from preservation.catalogue import watchlist
+from preservation.catalogue import leases, watchlist
 from preservation.custody.audit import run_audit
 from preservation.runner import capture_source, capture_source_id, due_source_ids
 from tests.support.fake_collector import StaticCollector, failing_collector
@@ -74,6 +74,11 @@ def test_the_dag_task_functions(runtime):
     assert due_source_ids(rt, "web") == [one.id, two.id]
     assert due_source_ids(rt, "web", limit=1) == [one.id]
     assert due_source_ids(rt, "video") == []
+    # a source another run is capturing gets no task of its own until its lease ends
+    assert leases.claim(rt.catalogue, "other-run", rt.clock(), 60, source_id=one.id) == one.id
+    assert due_source_ids(rt, "web") == [two.id]
+    leases.release(rt.catalogue, one.id, "other-run")
+    assert due_source_ids(rt, "web") == [one.id, two.id]
     watchlist.set_state(rt.catalogue, two.id, active=False)
     assert capture_source_id(rt, two.id) is None  # paused meanwhile: skipped
     assert capture_source_id(rt, "no-such-source") is None
