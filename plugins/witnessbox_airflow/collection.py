@@ -201,7 +201,30 @@ def summarise(picked: list[dict[str, Any]], results: list[dict[str, Any] | None]
         )
     told = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     log.info("summary: %s", told or "nothing due")
-    return {"sources": len(picked), "counts": counts}
+    failed_captures = [
+        {"capture_id": r["capture_id"], "source_id": r["source_id"]}
+        for r in failed
+        if r.get("capture_id")
+    ]
+    return {"sources": len(picked), "counts": counts, "failed_captures": failed_captures}
+
+
+def announce_failed(summary: dict[str, Any], asset: Any) -> None:
+    """One asset event for the run's failed captures (their own tasks failed, and a failed
+    task publishes nothing); skipped when there are none, so no event is sent."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    failed = summary.get("failed_captures") or []
+    if not failed:
+        raise AirflowSkipException("no failed capture to announce")
+    ctx = get_current_context()
+    ctx["outlet_events"][asset].extra = {
+        "status": "failed",
+        "capture_ids": [f["capture_id"] for f in failed],
+        "source_ids": [f["source_id"] for f in failed],
+    }
+    log.info("announced %d failed capture(s) for sealing", len(failed))
 
 
 def check(summary: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ carries ids and statuses only, never bytes. Each tick picks every due source, so
 source added at any time is captured on its kind's next tick; trigger a run with
 ``{"source": ID}`` or ``{"all": true}`` to capture now. Each mapped task is labelled with
 its source's URL (from its input, so also when it fails); each capture publishes an
-event on the asset ``witnessbox://captures/<kind>``, on which ``witnessbox_seal`` runs.
+event on the asset ``witnessbox://captures/<kind>``, on which ``witnessbox_seal`` runs
+(a failed capture's task fails, so ``announce_failed`` publishes one for the run's failed
+captures: their manifests are evidence too, a 404 above all, and are sealed as soon).
 """
 
 from __future__ import annotations
@@ -73,11 +75,17 @@ def collection_dag(kind: str, schedule: timedelta | None = None) -> Any:
         def record(picked: list[dict[str, Any]], results: list[Any]) -> dict[str, Any]:
             return collection.summarise(list(picked), list(results))
 
+        @task(task_id="announce_failed", outlets=[asset])
+        def announce_failed(summary: dict[str, Any]) -> None:
+            collection.announce_failed(summary, asset)
+
         @task(task_id="check")
         def check(summary: dict[str, Any]) -> None:
             collection.check(summary)
 
         picked = due()
-        check(record(picked, capture.expand(entry=picked)))
+        summary = record(picked, capture.expand(entry=picked))
+        announce_failed(summary)
+        check(summary)
 
     return collection_run()

@@ -28,7 +28,8 @@ def test_summary_counts_every_outcome_and_check_fails_the_run():
     ]
     summary = collection.summarise(picked, results)
     assert summary == {"sources": 5, "counts": {"complete": 1, "partial": 1, "failed": 1,
-                                                "skipped": 1, "no-capture": 1}}
+                                                "skipped": 1, "no-capture": 1},
+                       "failed_captures": [{"capture_id": "3", "source_id": "c"}]}
     with pytest.raises(AirflowFailException, match="1 failed, 1 no-capture of 5"):
         collection.check(summary)
     collection.check({"sources": 2, "counts": {"complete": 1, "partial": 1}})  # green

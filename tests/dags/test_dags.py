@@ -35,7 +35,7 @@ def test_dags_load_cleanly(airflow_env):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     for kind in ("web", "video", "telegram"):
-        assert result["dags"][f"witnessbox_{kind}"] == ["capture", "check", "due_sources", "record"]
+        assert result["dags"][f"witnessbox_{kind}"] == ["announce_failed", "capture", "check", "due_sources", "record"]
     assert result["dags"]["witnessbox_seal"] == ["seal"]
     assert result["dags"]["witnessbox_fixity_audit"] == ["audit"]
 
@@ -158,6 +158,7 @@ TRUTH = textwrap.dedent(
     import json
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models import TaskInstance
+    from airflow.models.asset import AssetEvent
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     import collectors.registry as registry
@@ -168,7 +169,8 @@ TRUTH = textwrap.dedent(
         tis = [(t.task_id, t.map_index, t.rendered_map_index, t.state, t.try_number)
                for t in s.query(TaskInstance).filter(TaskInstance.run_id == run.run_id)]
         summary = s.query(XComModel).filter(XComModel.run_id == run.run_id, XComModel.task_id == "record", XComModel.key == "return_value").one().value
-    print("RESULT" + json.dumps({"state": str(run.state), "tis": tis, "summary": summary}, default=str))
+        events = [(e.source_task_id, e.extra) for e in s.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id)]
+    print("RESULT" + json.dumps({"state": str(run.state), "tis": tis, "summary": summary, "events": events}, default=str))
     """
 )
 
@@ -192,6 +194,7 @@ def test_failed_capture_fails_its_task_once_and_the_run(airflow_env, tmp_path):
     assert tis[("capture", "https://example.org/fine")][0] == "success"
     assert tis[("record", "")][0] == "success" and tis[("check", "")][0] == "failed"
     assert out["summary"]["counts"] == {"complete": 1, "failed": 1}
+    assert tis[("announce_failed", "")][0] == "success"
     logs = proc.stdout + proc.stderr
     assert "capture failed: source=" in logs and "url=https://example.org/gone" in logs
     assert "reason=http-404" in logs
@@ -200,6 +203,11 @@ def test_failed_capture_fails_its_task_once_and_the_run(airflow_env, tmp_path):
     gone = [c for c in captures if c["url"] == "https://example.org/gone"]
     assert [c["status"] for c in gone] == ["failed"], "one failed capture, never a second for a retry"
     assert f"capture={gone[0]['id']}" in logs
+    # the complete capture's task published its event; the failed one is announced after
+    events = {task: extra for task, extra in out["events"]}
+    assert events["capture"]["status"] == "complete", out["events"]
+    assert events["announce_failed"] == {"status": "failed", "capture_ids": [gone[0]["id"]],
+                                         "source_ids": [gone[0]["source_id"]]}
     shown = json.loads(subprocess.run([witnessbox, "show", gone[0]["id"], "--json"], env=env,
                                       capture_output=True, text=True, check=True).stdout)
     run = shown["manifest"]["capture"]["run"]
