@@ -18,6 +18,7 @@ from typing import Any
 
 from kernel.errors import ConfigError
 from kernel.replicas import parse_replicas
+from kernel.urls import normal_origin
 from kernel.values import as_bool
 
 ENV_PREFIX = "WITNESSBOX_"
@@ -66,6 +67,11 @@ class Settings:
     auto_repair: bool = False  # the fixity audit DAG repairs damaged copies from good ones
     # the key-encryption key (32 bytes, base64 or hex) that wraps encrypted replicas' data keys
     kek: str = field(default="", repr=False, metadata=SECRET)
+    # a second origin (e.g. http://localhost:8080 beside http://127.0.0.1:8080, or
+    # https://replay.example.org) from which the Airflow plugin serves replays: archived
+    # scripts then run where the viewer's Airflow login is not
+    replay_origin: str = ""
+    replay_secret: str = field(default="", repr=False, metadata=SECRET)  # HMAC key for passes
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().absolute()
@@ -86,6 +92,8 @@ class Settings:
         if self.retention_days < 0:
             raise ConfigError("retention_days must be 0 (off) or more")
         self.replicas = parse_replicas(self.replicas, {})
+        if self.replay_origin:
+            self.replay_origin = normal_origin(self.replay_origin)
 
     @property
     def staging(self) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
-from kernel.errors import InputError
+from kernel.errors import ConfigError, InputError
 
 MAX_URL_LENGTH = 4096
 
@@ -70,3 +70,18 @@ def normalise_url(value: str) -> str:
 
 def url_host(url: str) -> str:
     return urlsplit(url).hostname or ""
+
+
+def normal_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a replay origin setting; ``ConfigError`` if it is not one."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"replay_origin must be http(s)://host[:port], not {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"replay_origin must be an origin without a path: {url!r}")
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise ConfigError(f"replay_origin has a bad port: {url!r}") from None
+    host = parts.hostname.lower()
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}{port}"

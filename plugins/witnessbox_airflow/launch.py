@@ -27,6 +27,21 @@ _HERE = Path(__file__).resolve().parents[2]
 REPO = _HERE if (_HERE / "dags").is_dir() else Path.cwd()
 
 
+def replay_origin_default(env: dict[str, str], port: int) -> str:
+    """Replays on ``http://localhost:PORT`` unless the settings name a replay origin (or
+    ``WITNESSBOX_REPLAY_ORIGIN=""`` turns it off): another host name, another origin."""
+    from kernel.errors import WitnessboxError
+    from kernel.settings import load_settings
+
+    if "WITNESSBOX_REPLAY_ORIGIN" not in env:
+        try:
+            configured = load_settings(env).replay_origin
+        except WitnessboxError:
+            configured = ""  # the settings' own error surfaces where they are used
+        env["WITNESSBOX_REPLAY_ORIGIN"] = configured or f"http://localhost:{port}"
+    return env["WITNESSBOX_REPLAY_ORIGIN"]
+
+
 def main() -> int:
     try:
         port = int(os.environ.get("AIRFLOW_PORT", "8080"))
@@ -36,6 +51,7 @@ def main() -> int:
     home = Path(os.environ.get("AIRFLOW_HOME", REPO / "airflow-home")).absolute()
     env = airflow_env(home, port, dags_folder=REPO / "dags")
     env.setdefault("WITNESSBOX_HOME", str(REPO / "witnessbox-data"))
+    replays = replay_origin_default(env, port)
     print(f"preparing Airflow in {home} (metadata database, pools)...", flush=True)
     try:
         prepare(env)
@@ -67,6 +83,9 @@ def main() -> int:
             secret = new.get(name)
             shown = secret if secret else f"(unchanged, see {home / 'passwords.json'})"
             print(f"  {name:9} role {role:6} password {shown}")
+        if replays:
+            print(f"replays open on {replays} (its own origin: archived scripts never see "
+                  f"your login); open Airflow itself at {service.url} only")  # fmt: skip
         print(f"logs: {home / 'logs'}; Ctrl-C stops everything.", flush=True)
         while True:
             for name, proc in service.procs.items():

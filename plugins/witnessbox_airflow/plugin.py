@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from witnessbox_airflow import search_ui
+from witnessbox_airflow import replay_ui, search_ui
 from witnessbox_airflow.ui import data, render
 from witnessbox_airflow.ui.app import app
 from witnessbox_airflow.ui.auth import current_user
@@ -17,11 +17,16 @@ from witnessbox_airflow.ui.auth import current_user
 app.include_router(
     search_ui.build_router(current_user, render.page, data.runtime, render.rows)
 )
+app.include_router(replay_ui.build_router(current_user, data.runtime))
 
 
 class WitnessboxPlugin(AirflowPlugin):
     name = "witnessbox"
     fastapi_apps = [{"app": app, "url_prefix": "/witnessbox", "name": "witnessbox"}]
+    # with the setting replay_origin, that origin serves replays and nothing else
+    fastapi_root_middlewares = [
+        {"middleware": replay_ui.ReplayOriginGuard, "name": "witnessbox-replay-origin"}
+    ]
     external_views = [
         {
             "name": "Watchlist",

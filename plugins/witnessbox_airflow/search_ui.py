@@ -1,13 +1,8 @@
-"""Airflow UI pages for finding things: text search, changes, and replay of a capture.
+"""Airflow UI pages for finding things: text search and changes (replay: ``replay_ui``).
 
 ``build_router`` gets the app's login check, page renderer and runtime from ``ui`` (passed
 in by ``plugin.py``, so this module never imports ``ui``), and every route requires the
-Airflow login like the other witnessbox pages. Replay serves the pinned ReplayWeb.page
-files and streams the capture's WACZ from the store with HTTP range requests.
-
-Replayed pages run their archived scripts in this origin (inside ReplayWeb.page's frames),
-where they could act with the viewer's Airflow login: untrusted captures belong in
-``witnessbox replay`` on a laptop, whose 127.0.0.1 origin holds no login.
+Airflow login like the other witnessbox pages.
 """
 
 from __future__ import annotations
@@ -16,8 +11,8 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from collectors import registry
 
@@ -172,74 +167,5 @@ def build_router(
         ]
         return page("Changes", form + rows(data, ["At (UTC)", "Kind", "Source", "Item",
                                                   "Capture", "What"]))  # fmt: skip
-
-    # -- replay ---------------------------------------------------------------------------
-    @router.get("/replay/{capture_id}", response_class=HTMLResponse)
-    def replay_page(capture_id: str, request: Request,
-                    user: dict = Depends(current_user)) -> HTMLResponse:  # fmt: skip
-        from preservation.replay.core import embed_page
-
-        target = _target(capture_id)
-        prefix = request.scope.get("root_path", "").rstrip("/")
-        html = embed_page(target, f"{prefix}/replay-assets/",
-                          f"{prefix}/replay/{capture_id}/capture.wacz")  # fmt: skip
-        return HTMLResponse(html, headers={
-            "Content-Security-Policy": "default-src 'self' 'unsafe-inline' 'unsafe-eval' "
-                                       "blob: data:; object-src 'none'",
-            "X-Frame-Options": "SAMEORIGIN"})  # fmt: skip
-
-    @router.get("/replay-assets/replay/", response_class=HTMLResponse)
-    @router.get("/replay-assets/replay/index.html", response_class=HTMLResponse)
-    def replay_app(request: Request, user: dict = Depends(current_user)) -> HTMLResponse:
-        from preservation.replay.core import index_page
-
-        return HTMLResponse(index_page(), headers={"X-Frame-Options": "SAMEORIGIN"})
-
-    @router.get("/replay-assets/ui.js")
-    @router.get("/replay-assets/replay/ui.js")
-    @router.get("/replay-assets/replay/sw.js")
-    def replay_asset(request: Request, user: dict = Depends(current_user)) -> Response:
-        from kernel.errors import WitnessboxError
-        from preservation.replay.core import asset_path
-
-        name = request.url.path.rsplit("/", 1)[1]
-        try:
-            data = asset_path(name).read_bytes()
-        except WitnessboxError as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from None
-        return Response(data, media_type="application/javascript",
-                        headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
-
-    @router.api_route("/replay/{capture_id}/capture.wacz", methods=["GET", "HEAD"])
-    def replay_wacz(capture_id: str, request: Request,
-                    user: dict = Depends(current_user)) -> Response:  # fmt: skip
-        from kernel.errors import InputError
-        from preservation.replay.core import parse_range, stream_range
-
-        target = _target(capture_id)
-        try:
-            wanted = parse_range(request.headers.get("range"), target.size)
-        except InputError:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{target.size}"})
-        start, end = wanted or (0, target.size - 1)
-        headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
-        if wanted:
-            headers["Content-Range"] = f"bytes {start}-{end}/{target.size}"
-        status = 206 if wanted else 200
-        if request.method == "HEAD":
-            return Response(status_code=status, headers=headers, media_type="application/wacz")
-        body = stream_range(runtime().store, target.key, start, end)
-        return StreamingResponse(body, status_code=status, headers=headers,
-                                 media_type="application/wacz")  # fmt: skip
-
-    def _target(capture_id: str) -> Any:
-        from kernel.errors import InputError
-        from preservation.replay.core import find_wacz
-
-        rt = runtime()
-        try:
-            return find_wacz(rt.catalogue, rt.store, capture_id)
-        except InputError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
 
     return router

@@ -72,6 +72,7 @@ def test_make_airflow_prints_the_passwords_once_and_stops_on_ctrl_c(tmp_path):
                 break
         out = "".join(lines)
         assert f"Airflow is up: http://127.0.0.1:{port}/" in out, out
+        assert f"replays open on http://localhost:{port} (its own origin" in out, out
         shown = dict(re.findall(r"^  (\w+)\s+role \w+\s+password (\S+)$", out, re.M))
         stored = json.loads((tmp_path / "af" / "passwords.json").read_text())
         assert set(shown) == {"admin", "operator", "analyst"} and shown == stored

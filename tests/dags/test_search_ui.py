@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = textwrap.dedent(
+#: an admin's client in the real API server app, and the first capture's id
+CLIENT = textwrap.dedent(
     """
     import json
     from fastapi.testclient import TestClient
@@ -21,6 +22,10 @@ SCRIPT = textwrap.dedent(
     auth = {"cookies": {"_token": token}}
     capture = client.get("/witnessbox/api/captures", **auth).json()[0]["id"]
     out = {"capture": capture}
+    """
+)
+SCRIPT = CLIENT + textwrap.dedent(
+    """
     out["anonymous"] = [client.get(p).status_code for p in (
         "/witnessbox/search?q=x", "/witnessbox/changes", f"/witnessbox/replay/{capture}",
         f"/witnessbox/replay/{capture}/capture.wacz", "/witnessbox/replay-assets/replay/sw.js",

@@ -107,9 +107,10 @@ def running_airflow(
     extra: Mapping[str, str] | None = None,
     components: Iterable[str] = DEFAULT_COMPONENTS,
     timeout: float = 240,
+    port: int | None = None,
 ) -> Iterator[TestAirflow]:
     """Prepare a home, start the parts, yield once healthy, always stop them."""
-    port = free_port()
+    port = port or free_port()
     env = build_env(home, port, extra)
     prepare(env)
     service = TestAirflow(env, port)
