@@ -1,12 +1,16 @@
 """Replicas follow the primary through a durable queue in the catalogue.
 
 A capture is committed once the primary holds it. ``QueuedStore`` wraps the primary: every
-object it stores (blobs, manifests, signatures, seals, ledger entries) is then recorded in the
-``replication`` table once per replica. ``Replicator`` copies queued objects in a background
+object it stores (blobs, manifests, signatures, seals, ledger entries) is recorded in the
+``replication`` table once per replica, *before* the primary write whenever its key is known
+then (every named object, and blobs hashed in staging), so a crash between the write and
+the queue cannot leave a copy unmade. ``Replicator`` copies queued objects in a background
 thread while the commit goes on (so replica writes overlap primary writes), confirms each
-copy's sha256, and deletes the row only then. A replica that is down keeps its rows and is
-retried after ``RETRY_AFTER``; ``witnessbox replicas sync`` (and the DAGs) drain what is left,
-and ``reconcile`` re-queues anything a crash between a write and its queue row left out.
+copy's sha256, and deletes the row only then; a row whose object is not on the primary yet
+waits (its write may be running), and is dropped a day later (that write failed). A replica
+that is down keeps its rows and is retried after ``RETRY_AFTER``; ``witnessbox replicas
+sync`` (and the DAGs) drain what is left, and ``reconcile`` re-queues what only a listing
+finds (a replica added late, a blob hashed while written when the process died).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 
 from hashing.crypto import Digests
-from kernel.errors import ObjectExistsError, StorageError, WitnessboxError
+from kernel.errors import ObjectExistsError, WitnessboxError
 from preservation.catalogue.models import Catalogue
 from preservation.catalogue.replication_models import ReplicaState, ReplicationItem
 from preservation.store import ObjectInfo, Store, blob_key, is_blob_key
@@ -32,6 +36,9 @@ from preservation.store.replicas import Replica
 log = logging.getLogger("witnessbox.replication")
 BATCH = 200
 RETRY_AFTER = 30.0  # seconds before a replica that failed is tried again in this process
+#: a row queued before its primary write whose object is still absent this long after was
+#: left by a write that failed (a crash, the store down): there is nothing to copy
+NEVER_WRITTEN_AFTER = 24 * 3600.0
 
 
 def enqueue(catalogue: Catalogue, replicas: list[str], keys: list[str], now: datetime) -> None:
@@ -72,32 +79,42 @@ class QueuedStore(Store):
     def __getattr__(self, name: str) -> Any:  # backend extras (path, ensure_bucket, bucket)
         return getattr(self.primary, name)
 
+    def _intend(self, key: str) -> None:
+        """Queue ``key`` before the primary write: a crash right after the write then
+        leaves its row behind instead of a copy nobody knows to make."""
+        enqueue(self._catalogue, self._replicas, [key], self._clock())
+
     def _queued(self, key: str) -> None:
         enqueue(self._catalogue, self._replicas, [key], self._clock())
         self._notify()
 
-    def put_file(self, path: Path) -> Digests:
+    def put_file(self, path: Path) -> Digests:  # the digest is known only once written
         digests = self.primary.put_file(path)
         self._queued(blob_key(digests.sha256))
         return digests
 
     def put_hashed_file(self, path: Path, known: Digests, *, inode: int, mtime_ns: int) -> Digests:
+        self._intend(blob_key(known.sha256))
         digests = self.primary.put_hashed_file(path, known, inode=inode, mtime_ns=mtime_ns)
-        self._queued(blob_key(digests.sha256))
+        if digests.sha256 != known.sha256:  # the file changed since it was hashed
+            self._queued(blob_key(digests.sha256))
+        self._notify()
         return digests
 
-    def put_stream(self, stream: BinaryIO) -> Digests:
+    def put_stream(self, stream: BinaryIO) -> Digests:  # likewise
         digests = self.primary.put_stream(stream)
         self._queued(blob_key(digests.sha256))
         return digests
 
     def put_blob_stream(self, stream: BinaryIO, sha256: str) -> None:
+        self._intend(blob_key(sha256))
         self.primary.put_blob_stream(stream, sha256)
-        self._queued(blob_key(sha256))
+        self._notify()
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        self._intend(key)
         self.primary.put_bytes(key, data, content_type)
-        self._queued(key)
+        self._notify()
 
     def put_object_file(
         self, key: str, path: Path, sha256: str | None, *, replace: bool = False
@@ -211,7 +228,7 @@ class Replicator:
         while True:
             with self.catalogue.session() as session:
                 rows = session.execute(
-                    select(ReplicationItem.id, ReplicationItem.key)
+                    select(ReplicationItem.id, ReplicationItem.key, ReplicationItem.enqueued_at)
                     .where(ReplicationItem.replica == replica.name, ReplicationItem.id > last_id)
                     .order_by(ReplicationItem.id)
                     .limit(BATCH)
@@ -221,12 +238,15 @@ class Replicator:
                 self._down_until.pop(replica.name, None)
                 self.errors.pop(replica.name, None)
                 return copied, ""
-            for row_id, key in rows:
+            for row_id, key, enqueued_at in rows:
                 last_id = row_id
                 try:
-                    self.primary.stat(key) or _missing(key)
+                    on_primary = self.primary.stat(key) is not None
                 except WitnessboxError as exc:  # the primary's trouble: keep the row, go on
                     self._failed(row_id, f"primary: {exc}")
+                    continue
+                if not on_primary:
+                    self._not_yet_written(row_id, key, enqueued_at)
                     continue
                 try:
                     copy_object(self.primary, replica.store, key)
@@ -247,6 +267,16 @@ class Replicator:
                     session.execute(delete(ReplicationItem).where(ReplicationItem.id == row_id))
                 copied += 1
 
+    def _not_yet_written(self, row_id: int, key: str, enqueued_at: datetime) -> None:
+        """A row queued before its primary write: still being written (keep it quietly),
+        or the write failed long ago (nothing to copy: drop the row, say so)."""
+        age = self.clock().replace(tzinfo=None) - enqueued_at.replace(tzinfo=None)
+        if age.total_seconds() < NEVER_WRITTEN_AFTER:
+            return
+        log.warning("dropping the queue row of %s: never written to the primary", key)
+        with self.catalogue.session.begin() as session:
+            session.execute(delete(ReplicationItem).where(ReplicationItem.id == row_id))
+
     def _failed(self, row_id: int, message: str) -> None:
         with self.catalogue.session.begin() as session:
             row = session.get(ReplicationItem, row_id)
@@ -261,10 +291,6 @@ class Replicator:
             state.last_sync_at = self.clock()
             state.last_error = error[:2000] if error else None
             session.add(state)
-
-
-def _missing(key: str) -> None:
-    raise StorageError(f"missing object: {key}")
 
 
 def reconcile(rt: Any, names: list[str] | None = None) -> dict[str, int]:

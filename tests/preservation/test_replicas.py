@@ -484,3 +484,71 @@ def test_damaged_ciphertext_is_named_unreadable_and_repaired(replicated, capsys)
     assert f"REPAIRED {page['key']} on vault from primary: wrote a new version" in out
     code, out, err = cli(capsys, "verify", outcome.capture_id)
     assert code == 0, out + err
+
+
+def _file_replication(tmp_path, clock):
+    from kernel.replicas import ReplicaSpec
+    from preservation.catalogue.models import Catalogue
+    from preservation.replication import QueuedStore, Replicator
+    from preservation.store.filesystem import FileStore
+    from preservation.store.replicas import Replica
+
+    catalogue = Catalogue.open(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    copy = FileStore(tmp_path / "copy")
+    replicator = Replicator(catalogue, FileStore(tmp_path / "primary"),
+                            [Replica("copy", copy, ReplicaSpec("copy", "file:///x"))], clock)  # fmt: skip
+    store = QueuedStore(replicator.primary, catalogue, ["copy"], clock, lambda: None)
+    return catalogue, copy, replicator, store
+
+
+class Crash(BaseException):
+    """The process dying right after a write (nothing after it runs)."""
+
+
+def test_a_crash_right_after_a_primary_write_still_leaves_the_copy_queued(tmp_path, monkeypatch):
+    from preservation.replication import enqueue, pending_keys
+
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    catalogue, copy, replicator, store = _file_replication(tmp_path, clock)
+    blob = tmp_path / "photo.jpg"
+    blob.write_bytes(b"\xff\xd8 a photo")
+    from hashing.crypto import digest_file
+
+    known = digest_file(blob)
+    for name in ("put_bytes", "put_hashed_file"):
+        real = getattr(replicator.primary, name)
+
+        def crash_after(*args, _real=real, **kwargs):
+            _real(*args, **kwargs)
+            raise Crash
+
+        monkeypatch.setattr(replicator.primary, name, crash_after)
+    with pytest.raises(Crash):
+        store.put_bytes("manifests/ab/cd/m.json", b'{"capture": 1}')
+    with pytest.raises(Crash):
+        st = blob.stat()
+        store.put_hashed_file(blob, known, inode=st.st_ino, mtime_ns=st.st_mtime_ns)
+    assert pending_keys(catalogue, "copy") == {"manifests/ab/cd/m.json", blob_key(known.sha256)}
+    assert replicator.drain() == {"copy": {"copied": 2, "error": ""}}
+    assert copy.read_bytes("manifests/ab/cd/m.json") == b'{"capture": 1}'
+    assert copy.exists(blob_key(known.sha256)) and pending_keys(catalogue, "copy") == set()
+
+    # a row whose write never happened waits quietly, then is dropped a day later
+    enqueue(catalogue, ["copy"], ["manifests/never/written.json"], clock())
+    assert replicator.drain() == {"copy": {"copied": 0, "error": ""}}
+    assert status_rows(catalogue)["manifests/never/written.json"] == (0, None)
+    replicator.clock = lambda: datetime.now(UTC) + timedelta(days=2)
+    assert replicator.drain() == {"copy": {"copied": 0, "error": ""}}
+    assert pending_keys(catalogue, "copy") == set()
+    catalogue.close()
+
+
+def status_rows(catalogue):
+    from sqlalchemy import select
+
+    from preservation.catalogue.replication_models import ReplicationItem
+
+    with catalogue.session() as session:
+        rows = session.execute(select(ReplicationItem.key, ReplicationItem.attempts,
+                                      ReplicationItem.last_error)).all()  # fmt: skip
+    return {key: (attempts, error) for key, attempts, error in rows}
