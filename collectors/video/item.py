@@ -180,6 +180,11 @@ def capture_item(
     return outcome
 
 
+def _platform(outcome: ItemOutcome) -> dict[str, Any]:
+    """The provenance every artifact of one video item carries: its id, extractor, page."""
+    return {k: outcome.facts.get(k) for k in ("id", "extractor", "webpage_url")}
+
+
 def _write_info(
     session: YtdlpSession,
     staging: Path,
@@ -191,7 +196,7 @@ def _write_info(
     comments = raw.get("comments")
     path = directory / "info.json"
     write_json(path, raw)
-    platform = {k: outcome.facts.get(k) for k in ("id", "extractor", "webpage_url")}
+    platform = _platform(outcome)
     outcome.artifacts.append(
         StagedArtifact(
             artifact_name(staging, path), "info-json", "application/json", platform=platform
@@ -217,7 +222,7 @@ def _gather(
     outcome: ItemOutcome,
 ) -> None:
     """List what yt-dlp left in the item directory, with roles, types and provenance."""
-    base = {k: outcome.facts.get(k) for k in ("id", "extractor", "webpage_url")}
+    base = _platform(outcome)
     formats = {str(f.get("format_id")): f for f in _downloaded_formats(info) if f.get("filepath")}
     by_path = {Path(f["filepath"]).name: f for f in formats.values()}
     languages = _subtitle_languages(info)
