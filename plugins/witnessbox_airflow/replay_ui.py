@@ -122,8 +122,14 @@ def build_router(current_user: Callable[..., Any], runtime: Callable[[], Any]) -
             ticket = issue(key(), "ticket", target.capture_id, user.name, time.time())
             where = f"{origin()}{prefix(request)}/replay-open/{quote(capture_id)}?ticket={ticket}"
             return RedirectResponse(where, status_code=303)
-        await viewer(request, capture_id)
+        user = await viewer(request, capture_id)
         target = _target(capture_id)
+        from preservation.custody.access import record_access
+
+        # a replay reads an original for a person: one `accessed` entry per page view
+        record_access(runtime(), f"airflow:{user}", capture_id, target.artifact,
+                      "replayed in the Airflow UI", via="airflow-ui",
+                      extra={"isolated": isolated(request)})  # fmt: skip
         base = f"{prefix(request)}/replay-assets/"
         html = embed_page(target, base, f"{prefix(request)}/replay/{capture_id}/capture.wacz")
         return HTMLResponse(html, headers=PAGE_HEADERS)

@@ -62,6 +62,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     r.add_argument("capture_id", metavar="CAPTURE")
     r.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    r.add_argument("--reason", default="replayed with witnessbox replay",
+                   help="why you view this original (recorded in the custody ledger)")  # fmt: skip
     r.set_defaults(handler=cmd_replay)
 
 
@@ -136,6 +138,16 @@ def cmd_replay(args: argparse.Namespace, app: Any) -> int:
         server = ReplayServer(rt.store, target, port=args.port)
     except OSError as exc:
         raise InputError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
+    from preservation.custody.access import record_access
+    from preservation.custody.ledger import actor_of
+
+    # a replay reads an original for a person: one `accessed` entry, before anything is shown
+    try:
+        record_access(rt, actor_of(rt), target.capture_id, target.artifact, args.reason,
+                      extra={"replay": server.url})  # fmt: skip
+    except BaseException:
+        server.httpd.server_close()  # never served: nothing to shut down
+        raise
     app.emit({"url": server.url, "capture_id": target.capture_id, "page": target.url},
              lambda: print(f"replaying {target.url} ({target.capture_id}) at {server.url}\n"
                            "open it in a browser; Ctrl-C stops", flush=True))  # fmt: skip

@@ -48,6 +48,7 @@ class ReplayTarget:
     size: int
     url: str  # the page to open first
     ts: str  # its capture time, 14 digits
+    artifact: str = ""  # the WACZ's artifact name (what the access entry names)
 
 
 def find_wacz(catalogue: Catalogue, store: Store, capture_id: str) -> ReplayTarget:
@@ -68,7 +69,8 @@ def find_wacz(catalogue: Catalogue, store: Store, capture_id: str) -> ReplayTarg
     entry = next(a for a in manifest["artifacts"] if a["name"] == wacz.name)
     url = platform.get("final_url") or (entry.get("platform") or {}).get("page_url") or \
         capture.source_url  # fmt: skip
-    return ReplayTarget(capture_id, entry["key"], wacz.size, url, started.strftime("%Y%m%d%H%M%S"))
+    ts = started.strftime("%Y%m%d%H%M%S")
+    return ReplayTarget(capture_id, entry["key"], wacz.size, url, ts, artifact=wacz.name)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

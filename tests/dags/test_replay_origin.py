@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dags.test_search_ui import CAPTURE, CLIENT
+from tests.dags.test_search_ui import CAPTURE, CLIENT, replay_accesses
 
 SCRIPT = CLIENT + textwrap.dedent(
     """
@@ -83,6 +83,8 @@ def test_replay_moves_to_its_own_origin_with_a_pass_for_one_capture(airflow_env,
     assert out["guard"] == [403] * 4 and out["guard_api"] == 403
     assert out["pass_elsewhere"] == [401, 401]
     assert out["airflow"] == 200
+    (entry,) = replay_accesses(env)  # one page view on the replay origin, by the ticket's user
+    assert entry["actor"] == "airflow:admin" and entry["data"]["isolated"] is True
     # the replay key was made once, readable by its owner only
     key = tmp_path / "wb" / "keys" / "replay.key"
     assert key.stat().st_mode & 0o777 == 0o600 and len(bytes.fromhex(key.read_text())) == 32

@@ -100,3 +100,16 @@ def test_search_changes_and_replay_pages(airflow_env, tmp_path):
     # before the worker controls replay/, the server's page registers it and reloads
     assert out["app"][0] == 200 and "serviceWorker.register('sw.js?serveIndex=1'" in out["app"][1]
     assert out["app_ui"] == 200
+    # the one replay page served left one access entry (the WACZ's ranges add none)
+    (entry,) = replay_accesses(env)
+    assert entry["actor"] == "airflow:admin" and entry["subject"] == out["capture"]
+    assert entry["data"]["artifact"].endswith(".wacz") and entry["data"]["via"] == "airflow-ui"
+
+
+def replay_accesses(env: dict[str, str]) -> list[dict]:
+    """The ``accessed`` ledger entries replays left (``witnessbox ledger list``)."""
+    witnessbox = str(Path(sys.executable).with_name("witnessbox"))
+    listed = subprocess.run([witnessbox, "ledger", "list", "--json"], env=env,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    return [e for e in json.loads(listed.stdout)
+            if e["event"] == "accessed" and e["data"]["reason"].startswith("replayed")]  # fmt: skip

@@ -68,6 +68,12 @@ def test_witnessbox_replay_shows_text_and_image_from_the_wacz(captured):
     assert target.url == page_url
     proc, info = _serve(capture_id)
     try:
+        from preservation.custody.ledger import ledger_for
+
+        entry = list(ledger_for(rt).entries())[-1]  # a replay reads an original: logged first
+        assert entry["event"] == "accessed" and entry["subject"] == capture_id
+        assert entry["data"]["reason"] == "replayed with witnessbox replay"
+        assert entry["data"]["artifact"].endswith(".wacz") and entry["data"]["replay"] == info["url"]
         request = urllib.request.Request(info["url"] + "capture.wacz",
                                          headers={"Range": "bytes=0-3"})  # fmt: skip
         with urllib.request.urlopen(request) as answer:  # a WACZ is a zip: PK\x03\x04
@@ -126,3 +132,10 @@ def test_replay_of_an_unknown_capture_is_bad_input(runtime, capsys):
 
     assert main(["replay", "nope"]) == 2
     assert "unknown capture" in capsys.readouterr().err
+
+
+def test_replay_without_a_reason_is_refused(captured, capsys):
+    from preservation.cli.main import main
+
+    assert main(["replay", captured[1], "--reason", " "]) == 2
+    assert "a reason is required" in capsys.readouterr().err
