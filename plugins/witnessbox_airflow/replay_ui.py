@@ -182,24 +182,18 @@ def build_router(current_user: Callable[..., Any], runtime: Callable[[], Any]) -
 
     @router.api_route("/replay/{capture_id}/capture.wacz", methods=["GET", "HEAD"])
     async def replay_wacz(capture_id: str, request: Request) -> Response:
-        from kernel.errors import InputError
-        from preservation.replay.core import parse_range, stream_range
+        from preservation.replay.core import stream_range, wacz_answer
 
         await viewer(request, capture_id)
         target = _target(capture_id)
-        try:
-            wanted = parse_range(request.headers.get("range"), target.size)
-        except InputError:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{target.size}"})
-        start, end = wanted or (0, target.size - 1)
-        headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
-        if wanted:
-            headers["Content-Range"] = f"bytes {start}-{end}/{target.size}"
-        status = 206 if wanted else 200
+        answer = wacz_answer(target, request.headers.get("range"))
+        if answer.status == 416:
+            return Response(status_code=416, headers=answer.headers)
         if request.method == "HEAD":
-            return Response(status_code=status, headers=headers, media_type="application/wacz")
-        body = stream_range(runtime().store, target.key, start, end)
-        return StreamingResponse(body, status_code=status, headers=headers,
+            return Response(status_code=answer.status, headers=answer.headers,
+                            media_type="application/wacz")  # fmt: skip
+        body = stream_range(runtime().store, target.key, answer.start, answer.end)
+        return StreamingResponse(body, status_code=answer.status, headers=answer.headers,
                                  media_type="application/wacz")  # fmt: skip
 
     def _target(capture_id: str) -> Any:

@@ -101,6 +101,29 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+@dataclass(frozen=True)
+class WaczAnswer:
+    """How to answer one request for a capture's WACZ: the status, headers and byte span."""
+
+    status: int
+    headers: dict[str, str]
+    start: int = 0
+    end: int = -1  # inclusive; end < start: no body (416)
+
+
+def wacz_answer(target: ReplayTarget, range_header: str | None) -> WaczAnswer:
+    """200 for the whole WACZ, 206 for one range, 416 for a range outside it."""
+    try:
+        wanted = parse_range(range_header, target.size)
+    except InputError:
+        return WaczAnswer(416, {"Content-Range": f"bytes */{target.size}", "Content-Length": "0"})
+    start, end = wanted or (0, target.size - 1)
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
+    if wanted:
+        headers["Content-Range"] = f"bytes {start}-{end}/{target.size}"
+    return WaczAnswer(206 if wanted else 200, headers, start, end)
+
+
 def stream_range(store: Store, key: str, start: int, end: int) -> Iterator[bytes]:
     """Bytes ``start``..``end`` (inclusive) of a stored object, in chunks."""
     left = end - start + 1

@@ -13,15 +13,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from kernel.errors import InputError
 from preservation.replay.core import (
     ASSET_FILES,
     ReplayTarget,
     asset_path,
     embed_page,
     index_page,
-    parse_range,
     stream_range,
+    wacz_answer,
 )
 from preservation.store import Store
 
@@ -96,25 +95,16 @@ class ReplayServer:
                     self.wfile.write(data)
 
             def _wacz(self, body: bool) -> None:
-                target = server.target
-                try:
-                    wanted = parse_range(self.headers.get("Range"), target.size)
-                except InputError:
-                    self.send_response(416)
-                    self.send_header("Content-Range", f"bytes */{target.size}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                start, end = wanted or (0, target.size - 1)
-                self.send_response(206 if wanted else 200)
-                self.send_header("Content-Type", "application/wacz")
-                self.send_header("Accept-Ranges", "bytes")
-                self.send_header("Content-Length", str(end - start + 1))
-                if wanted:
-                    self.send_header("Content-Range", f"bytes {start}-{end}/{target.size}")
+                answer = wacz_answer(server.target, self.headers.get("Range"))
+                self.send_response(answer.status)
+                if answer.status != 416:
+                    self.send_header("Content-Type", "application/wacz")
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                if body:
-                    for chunk in stream_range(server.store, target.key, start, end):
+                if body and answer.end >= answer.start:
+                    key = server.target.key
+                    for chunk in stream_range(server.store, key, answer.start, answer.end):
                         self.wfile.write(chunk)
 
         return Handler

@@ -14,7 +14,7 @@ import pytest
 from kernel.errors import InputError
 from preservation.catalogue import watchlist
 from preservation.catalogue.models import Source
-from preservation.replay.core import find_wacz, parse_range
+from preservation.replay.core import ReplayTarget, find_wacz, parse_range, wacz_answer
 from preservation.runner import capture_source
 from tests.support.search_site import SearchSite, article
 
@@ -32,6 +32,20 @@ def test_ranges_are_parsed_like_http_says():
     for bad in ("bytes=100-", "bytes=9-3", "items=0-1", "bytes=-0", "bytes=-"):
         with pytest.raises(InputError):
             parse_range(bad, 100)
+
+
+def test_one_answer_for_both_replay_servers():
+    target = ReplayTarget("c", "blobs/x", 100, "https://example.org/", "20260101000000")
+    whole = wacz_answer(target, None)
+    assert (whole.status, whole.start, whole.end) == (200, 0, 99)
+    assert whole.headers == {"Accept-Ranges": "bytes", "Content-Length": "100"}
+    part = wacz_answer(target, "bytes=10-19")
+    assert (part.status, part.start, part.end) == (206, 10, 19)
+    assert part.headers["Content-Range"] == "bytes 10-19/100"
+    assert part.headers["Content-Length"] == "10"
+    refused = wacz_answer(target, "bytes=100-")
+    assert refused.status == 416 and refused.end < refused.start
+    assert refused.headers == {"Content-Range": "bytes */100", "Content-Length": "0"}
 
 
 @pytest.fixture
