@@ -323,9 +323,10 @@ def _retention_checks(
         found = check_retention(rt.store, rt.settings, keys, workers=max(2, workers))
     except StorageError as exc:  # out of reach: retention unknown, not broken
         problems.append(Problem("unreadable", "retention", str(exc)))
-        return problems
-    report.retention = found.as_dict()
-    problems.extend(found.problems)
+        report.retention = {"checked": 0, "skipped": f"the primary is out of reach: {exc}"}
+    else:
+        report.retention = found.as_dict()
+        problems.extend(found.problems)
     audited = [r for r in rt.replicas if r.name in report.copies]
     if audited:
         report.retention["replicas"] = {}

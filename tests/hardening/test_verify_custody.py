@@ -111,3 +111,21 @@ def test_s3_retention_of_every_object_is_checked(seaweedfs, s3_env, monkeypatch,
     client.put_object(s3_env, f"archive/{a.manifest_key}.extra", io.BytesIO(b"x"), 1)
     code, out, _ = cli(capsys, "verify", "--all")
     assert code == 1 and f"FAIL no-retention: {a.manifest_key}.extra" in out
+
+
+def test_a_store_out_of_reach_leaves_retention_unknown_not_passed(runtime, monkeypatch):
+    from kernel.errors import StorageError
+    from preservation.custody.audit import run_audit
+
+    rt = runtime
+    a = capture(rt, {"page.html": b"<p>kept</p>"})
+
+    def unreachable(prefix=""):
+        raise StorageError("connection refused")
+
+    monkeypatch.setattr(rt.store, "list", unreachable)
+    report = run_audit(rt, capture_id=a.capture_id, ledger=False, record=False)
+    assert report.retention == {"checked": 0,
+                                "skipped": "the primary is out of reach: connection refused"}
+    assert "unreadable: retention (connection refused)" in [str(p) for p in report.problems]
+    assert not report.ok
