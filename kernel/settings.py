@@ -67,6 +67,8 @@ class Settings:
     auto_repair: bool = False  # the fixity audit DAG repairs damaged copies from good ones
     # the key-encryption key (32 bytes, base64 or hex) that wraps encrypted replicas' data keys
     kek: str = field(default="", repr=False, metadata=SECRET)
+    # keys rotated out (comma-separated): still needed to read what they encrypted
+    kek_previous: str = field(default="", repr=False, metadata=SECRET)
     # a second origin (e.g. http://localhost:8080 beside http://127.0.0.1:8080, or
     # https://replay.example.org) from which the Airflow plugin serves replays: archived
     # scripts then run where the viewer's Airflow login is not

@@ -22,6 +22,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--full", action="store_true", help="first compare listings and queue anything missing"
     )
     p.set_defaults(handler=cmd_sync)
+    p = rsub.add_parser(
+        "rotate-kek", parents=[common],
+        help="an encrypted replica takes the new WITNESSBOX_KEK (the old one in "
+             "WITNESSBOX_KEK_PREVIOUS)",
+    )  # fmt: skip
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=cmd_rotate_kek)
     replicas.set_defaults(handler=_need_action(replicas))
 
     p = sub.add_parser(
@@ -113,6 +120,35 @@ def cmd_sync(args: argparse.Namespace, app: Any) -> int:
 
     app.emit(out, human)
     return 1 if any(r["behind"] for r in out) else 0
+
+
+def cmd_rotate_kek(args: argparse.Namespace, app: Any) -> int:
+    """Record, write-once on the replica and in the ledger, that a new key writes there."""
+    from kernel.ids import isoformat
+    from preservation.custody.ledger import actor_of, ledger_for
+
+    rt = app.runtime
+    replica = rt.replica(args.name)
+    if not getattr(replica.store, "encrypted", False):
+        raise InputError(f"replica {args.name} is not encrypted by witnessbox (encrypt = true)")
+    now = rt.clock()
+    done = replica.store.rotate(isoformat(now), actor_of(rt))
+    if done["changed"]:
+        ledger_for(rt).append("kek-rotated", f"replica:{args.name}", actor_of(rt),
+                              {"replica": args.name, "kek_id": done["kek_id"],
+                               "previous": done["previous"]}, now)  # fmt: skip
+
+    def human() -> None:
+        new = str(done["kek_id"])[:16]
+        if not done["changed"]:
+            print(f"{args.name}: already takes key {new}; nothing to do")
+            return
+        print(f"{args.name}: new objects are encrypted under key {new} (was "
+              f"{str(done['previous'])[:16]}); keep the old key in WITNESSBOX_KEK_PREVIOUS "
+              "to read what it encrypted")  # fmt: skip
+
+    app.emit({"replica": args.name, **done}, human)
+    return 0
 
 
 def cmd_get(args: argparse.Namespace, app: Any) -> int:

@@ -51,6 +51,7 @@ EVENTS = (
     "exported",
     "accessed",  # a person read an original (custody.access)
     "repaired",  # a damaged or missing copy was rewritten from a good one (custody.repair)
+    "kek-rotated",  # an encrypted replica takes a new key-encryption key from now on
 )
 
 

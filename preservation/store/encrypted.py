@@ -15,27 +15,38 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from hashing.crypto import Digests, copy_and_digest
-from kernel.errors import ObjectExistsError, StorageError
+from kernel.errors import MissingObjectError, ObjectExistsError, StorageError
 from preservation.store import envelope
 from preservation.store.base import ObjectInfo, Store, blob_key
 
 #: names the key-encryption key a replica's objects are encrypted under (plaintext, write-once)
 KEK_MARKER = "kek.json"
+#: one write-once record per later key (``witnessbox replicas rotate-kek``): ``<prefix><id>.json``
+ROTATIONS = "kek-rotations/"
 
 
 class EncryptedStore(Store):
     encrypted = True
     algorithm = envelope.ALGORITHM
 
-    def __init__(self, inner: Store, kek: str, spool_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        inner: Store,
+        kek: str,
+        spool_dir: Path | None = None,
+        previous: Sequence[str] = (),
+    ) -> None:
         self.inner = inner
         self.url = inner.url
         self._kek = envelope.load_kek(kek) if kek else None
+        # reading: the current key and the ones rotated out (objects keep the key they got)
+        olds = [envelope.load_kek(k) for k in previous if k.strip()]
+        self._ring = envelope.keyring([*([self._kek] if self._kek else []), *olds])
         self._spool = spool_dir
         self._claimed = False
 
@@ -65,13 +76,49 @@ class EncryptedStore(Store):
             try:
                 self.inner.put_bytes(KEK_MARKER, marker)  # write-once: the replica's key
             except ObjectExistsError:
-                theirs = json.loads(self.inner.read_bytes(KEK_MARKER)).get("kek_id", "?")
-                raise envelope.KeyMismatch(
-                    f"wrong key-encryption key for {self.url}: its objects are encrypted under "
-                    f"key {theirs[:16]}, this installation's key is {mine[:16]}: nothing written"
-                ) from None
+                if mine not in self.accepted_keys():
+                    theirs = ", ".join(k[:16] for k in self.accepted_keys())
+                    raise envelope.KeyMismatch(
+                        f"wrong key-encryption key for {self.url}: it takes key(s) {theirs}, "
+                        f"this installation's key is {mine[:16]}: nothing written (after a "
+                        "rotation, run `witnessbox replicas rotate-kek` once)"
+                    ) from None
             self._claimed = True
         return self._kek
+
+    def accepted_keys(self) -> list[str]:
+        """Ids of the keys this replica takes for writing: its first, then each rotation's."""
+        first = json.loads(self.inner.read_bytes(KEK_MARKER)).get("kek_id", "")
+        later = [k[len(ROTATIONS) : -len(".json")] for k in self.inner.list(ROTATIONS)]
+        return [first, *sorted(later)]
+
+    def rotate(self, at: str, by: str) -> dict[str, object]:
+        """Let this installation's (new) key write here from now on, once it has shown it
+        holds a key the replica already takes (in ``previous``). Objects already stored keep
+        their key, so the keys rotated out stay needed for reading them."""
+        if self._kek is None:
+            raise envelope.KeyMismatch(f"{self.url}: no key-encryption key is set")
+        mine = envelope.kek_id(self._kek).hex()
+        try:
+            accepted = self.accepted_keys()
+        except MissingObjectError:
+            accepted = []
+        if not accepted:  # nothing written yet: the first write claims the key
+            return {"kek_id": mine, "previous": None, "changed": False}
+        if mine in accepted:
+            return {"kek_id": mine, "previous": None, "changed": False}
+        held = {kid.hex() for kid in self._ring}
+        proof = [k for k in accepted if k in held]
+        if not proof:
+            raise envelope.KeyMismatch(
+                f"{self.url} takes key(s) {', '.join(k[:16] for k in accepted)}: put one of "
+                "them in WITNESSBOX_KEK_PREVIOUS to rotate to the new key"
+            )
+        record = {"kek_id": mine, "previous": proof[-1], "algorithm": self.algorithm,
+                  "at": at, "by": by}  # fmt: skip
+        self.inner.put_bytes(f"{ROTATIONS}{mine}.json", json.dumps(record).encode())
+        self._claimed = True
+        return {**record, "changed": True}
 
     @contextlib.contextmanager
     def _spool_file(self) -> Iterator[BinaryIO]:
@@ -148,7 +195,7 @@ class EncryptedStore(Store):
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         with self.inner.open(key) as raw:
-            reader = envelope.DecryptingReader(raw, self._kek, f"{key} on {self.url}")
+            reader = envelope.DecryptingReader(raw, self._ring, f"{key} on {self.url}")
             yield io.BufferedReader(reader, buffer_size=envelope.SEGMENT)  # type: ignore[arg-type]
 
     def stat(self, key: str) -> ObjectInfo | None:

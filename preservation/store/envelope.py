@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import io
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -55,6 +56,11 @@ def load_kek(secret: str) -> bytes:
 
 def kek_id(kek: bytes) -> bytes:
     return hashlib.sha256(b"witnessbox-kek" + kek).digest()[:16]
+
+
+def keyring(keks: Iterable[bytes]) -> dict[bytes, bytes]:
+    """Key id → key, for reading objects sealed under any of ``keks``."""
+    return {kek_id(k): k for k in keks}
 
 
 def ciphertext_size(plain: int) -> int:
@@ -139,7 +145,10 @@ def encrypt_bytes(kek: bytes, data: bytes) -> bytes:
 class DecryptingReader(io.RawIOBase):
     """The plaintext of an encrypted object, segment by segment, each tag checked."""
 
-    def __init__(self, stream: BinaryIO, kek: bytes | None, where: str) -> None:
+    def __init__(
+        self, stream: BinaryIO, kek: bytes | Mapping[bytes, bytes] | None, where: str
+    ) -> None:
+        """``kek``: the key, or a keyring (key id → key: the current and rotated-out keys)."""
         super().__init__()
         self._stream = stream
         self._where = where
@@ -147,16 +156,20 @@ class DecryptingReader(io.RawIOBase):
         if len(header) < HEADER or not header.startswith(MAGIC):
             raise StorageError(f"{where} is not a witnessbox encrypted object (damaged header)")
         kid = header[len(MAGIC) : len(MAGIC) + 16]
-        if kek is None:
+        ring = keyring([kek]) if isinstance(kek, bytes) else dict(kek or {})
+        if not ring:
             raise KeyMismatch(
                 f"{where} is encrypted and no key-encryption key is set "
                 "(WITNESSBOX_KEK or the Airflow connection witnessbox_kek)"
             )
-        if kid != kek_id(kek):
+        if kid not in ring:
+            held = ", ".join(k.hex()[:16] for k in ring)
             raise KeyMismatch(
                 f"wrong key-encryption key for {where}: it was encrypted under key "
-                f"{kid.hex()[:16]}, this installation's key is {kek_id(kek).hex()[:16]}"
+                f"{kid.hex()[:16]}, this installation's key(s): {held} (a key rotated out "
+                "belongs in WITNESSBOX_KEK_PREVIOUS)"
             )
+        kek = ring[kid]
         offset = len(MAGIC) + 16
         wrap_nonce = header[offset : offset + 12]
         wrapped = header[offset + 12 : offset + 12 + 32 + TAG]

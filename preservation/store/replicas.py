@@ -59,7 +59,8 @@ def open_replica(settings: Settings, spec: ReplicaSpec) -> Replica:
         # ciphertext is spooled beside a file replica (then linked into place), else in staging
         spool = getattr(store, "root", None)
         spool = spool / ".tmp" if spool is not None else settings.staging
-        store = EncryptedStore(store, settings.kek, spool_dir=spool)
+        previous = [k for k in settings.kek_previous.split(",") if k.strip()]
+        store = EncryptedStore(store, settings.kek, spool_dir=spool, previous=previous)
     return Replica(spec.name, store, spec)
 
 
