@@ -109,3 +109,29 @@ def ledger_entries(
     if limit and limit > 0:
         entries = entries[-limit:]
     return entries
+
+
+def custody_trail(rt: Runtime, capture: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
+    """The ledger entries about one capture, oldest first: captured, stored, sealed (its
+    batches), and every access, export, verification and repair of it or its blobs.
+
+    One indexed query by subject (the capture, its manifest, its blobs, its seal records),
+    never a scan of the ledger; ``limit``: the newest N.
+    """
+    from preservation.custody.ledger import row_to_entry
+    from preservation.custody.seal_check import sealed_batches
+    from preservation.custody.timestamps import record_key
+    from preservation.store import blob_key
+
+    batches = sealed_batches(rt.catalogue, [capture["id"]]).get(capture["id"], [])
+    subjects = {capture["id"], capture["manifest_key"], *(record_key(b) for b in batches)}
+    subjects.update(blob_key(a["sha256"]) for a in capture.get("artifacts", []) if a.get("sha256"))
+    query = (
+        select(LedgerEntry)
+        .where(LedgerEntry.subject.in_(sorted(subjects)))
+        .order_by(LedgerEntry.seq.desc())
+        .limit(limit)
+    )
+    with rt.catalogue.session() as session:
+        rows = list(session.scalars(query))
+    return [row_to_entry(r) for r in reversed(rows)]

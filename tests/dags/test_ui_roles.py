@@ -65,6 +65,11 @@ SCRIPT = textwrap.dedent(
     out["download"] = [download.status_code, download.content.decode(), download.headers.get("content-disposition"),
                        download.headers.get("x-content-type-options")]
     out["missing_file"] = get(f"/witnessbox/captures/{cid}/files/nope.bin", "viewer").status_code
+    after = get(f"/witnessbox/captures/{cid}", "viewer").text
+    trail = after.split('<table id="custody">', 1)[1].split("</table>", 1)[0]
+    out["trail"] = [("<td>captured</td>" in trail), ("<td>stored</td>" in trail),
+                    ("<td>accessed</td>" in trail), ("page.html; downloaded from the Captures page" in trail),
+                    "Chain of custody" in detail, "<td>accessed</td>" not in detail.split('id="custody"', 1)[1]]
     out["bad_date"] = get("/witnessbox/captures?since=yesterday", "viewer").status_code
     out["unauth"] = [client.get("/witnessbox/watchlist").status_code, "/api/v2/auth/login?next=" in client.get("/witnessbox/watchlist").text]
     print("RESULT" + json.dumps(out))
@@ -109,6 +114,7 @@ def test_roles_forms_imports_and_downloads(airflow_env, tmp_path):
     assert status == 200 and body == "<html><body>statement</body></html>"
     assert disposition == 'attachment; filename="page.html"' and nosniff == "nosniff"
     assert out["missing_file"] == 404 and out["bad_date"] == 400
+    assert out["trail"] == [True] * 6, out["trail"]  # the capture page shows its chain of custody
     assert out["unauth"] == [401, True]
     # the download is in the custody ledger: who read which artifact, and why
     entries = json.loads(subprocess.run([witnessbox, "--json", "ledger", "list"], env=env, capture_output=True,

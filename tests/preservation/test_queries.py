@@ -84,3 +84,22 @@ def test_the_dag_task_functions(runtime):
     assert capture_source_id(rt, "no-such-source") is None
     assert capture_source_id(rt, one.id).status == "complete"
     assert due_source_ids(rt, "web") == []
+
+
+def test_a_captures_custody_trail_is_its_own_entries_in_order(runtime):
+    from preservation.custody.access import record_access
+
+    rt = runtime
+    rt.collectors["web"] = StaticCollector({"page.html": b"evidence"})
+    one, two = add(rt, "https://example.org/one", "A"), add(rt, "https://example.org/two", "A")
+    first, second = capture_source_id(rt, one.id), capture_source_id(rt, two.id)
+    record_access(rt, "ana", first.capture_id, "page.html", "case review")
+    record_access(rt, "bob", second.capture_id, "page.html", "other case")
+    trail = queries.custody_trail(rt, queries.get_capture(rt.catalogue, first.capture_id))
+    events = [e["event"] for e in trail]
+    assert events[:2] == ["captured", "stored"] and events[-1] == "accessed"
+    assert [e["seq"] for e in trail] == sorted(e["seq"] for e in trail)
+    assert {e["actor"] for e in trail if e["event"] == "accessed"} == {"ana"}
+    assert not any(e["data"].get("reason") == "other case" for e in trail)
+    assert [e["event"] for e in queries.custody_trail(
+        rt, queries.get_capture(rt.catalogue, first.capture_id), limit=1)] == ["accessed"]

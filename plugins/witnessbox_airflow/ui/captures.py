@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from preservation.custody.access import record_access
+from preservation.queries import custody_trail
 from preservation.store import blob_key
 from witnessbox_airflow.ui import data
 from witnessbox_airflow.ui.auth import User, current_user
@@ -276,12 +277,32 @@ def capture_page(capture_id: str, user: User = Depends(current_user)) -> Any:
         if any(a["role"] == "wacz" for a in c["artifacts"])
         else ""
     )
+    trail = rows(
+        [
+            [e(t["seq"]), e(t["at"]), e(t["event"]), e(t["actor"]), e(trail_note(t))]
+            for t in custody_trail(rt, c)
+        ],
+        ["#", "At (UTC)", "Event", "Who", "What"],
+        "custody",
+    )
     body = (
         f"{facts}{reasons}{replay}{shot}<h2>Artifacts</h2>{artifacts}<h2>Near-duplicates</h2>{near}"
+        f"<h2>Chain of custody</h2>{trail}"
         f"<h2>Provenance</h2>{provenance}<details><summary>Manifest</summary><pre><code>"
         f"{e(json.dumps(manifest, indent=1, default=str))}</code></pre></details>"
     )
     return page(f"Capture {capture_id}", body, user)
+
+
+def trail_note(entry: dict[str, Any]) -> str:
+    """One line on what a ledger entry says: the artifact and why, a result, a copy."""
+    d = entry.get("data") or {}
+    parts = [str(d[k]) for k in ("artifact", "reason", "result", "copy", "tsa") if d.get(k)]
+    if entry["event"] == "sealed" and d.get("tokens"):
+        parts.append(", ".join(str(t.get("tsa", "")) for t in d["tokens"]))
+    if entry["event"] == "repaired":
+        parts.append(f"{entry['subject']} from {d.get('source', '?')}")
+    return "; ".join(parts)[:300]
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
