@@ -382,11 +382,12 @@ def cmd_captures(args: argparse.Namespace, app: Any) -> int:
 
 def cmd_show(args: argparse.Namespace, app: Any) -> int:
     from preservation.formats import manifest as manifests
-    from preservation.queries import get_capture
+    from preservation.queries import custody_trail, get_capture
 
     rt = app.runtime
     data = get_capture(rt.catalogue, args.capture_id)
     data["manifest"] = manifests.parse(rt.store.read_bytes(data["manifest_key"]))
+    data["custody"] = custody_trail(rt, data)
 
     def human() -> None:
         for key in CAPTURE_FACTS:
@@ -396,6 +397,10 @@ def cmd_show(args: argparse.Namespace, app: Any) -> int:
         print("artifacts:")
         for a in data["artifacts"]:
             print(f"  {a['role']:<12} {a['size']:>12}  {a['sha256']}  {a['name']}")
+        print("custody:")
+        for e in data["custody"]:
+            why = e["data"].get("reason") or e["data"].get("result") or ""
+            print(f"  {e['seq']:>6}  {e['at']}  {e['event']:<12} {e['actor']}  {why}".rstrip())
 
     app.emit(data, human)
     return 0

@@ -155,7 +155,9 @@ def test_captures_and_show_list_the_catalogue(wb_env, capsys, runtime):
     code, out, _ = run(capsys, "show", outcome.capture_id, "--json")
     shown = json.loads(out)
     assert shown["manifest"]["capture"]["id"] == outcome.capture_id
+    assert [e["event"] for e in shown["custody"]] == ["captured", "stored"]
     code, out, _ = run(capsys, "show", outcome.capture_id)
     assert "page.html" in out and outcome.capture_id in out
+    assert "custody:" in out and " stored " in out
     code, out, _ = run(capsys, "captures", "--case", "other", "--json")
     assert json.loads(out) == []
