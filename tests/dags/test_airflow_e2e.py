@@ -240,7 +240,12 @@ def test_analyst_adds_scheduler_captures_admin_audits_in_a_real_browser(tmp_path
             tis = af.api(f"dags/witnessbox_web/dagRuns/{urllib.parse.quote(run_id)}/taskInstances")
             named = {t["task_id"]: t for t in tis["task_instances"]}
             assert named["capture"]["rendered_map_index"] == source_url
-            assert af.api(f"dags/witnessbox_web/dagRuns/{urllib.parse.quote(run_id)}")["state"] == "success"
+            # the run ends after its last tasks (record, then announce_failed and check): wait for it
+            run_url = f"dags/witnessbox_web/dagRuns/{urllib.parse.quote(run_id)}"
+            deadline = time.monotonic() + 180
+            while af.api(run_url)["state"] in ("queued", "running") and time.monotonic() < deadline:
+                time.sleep(2)
+            assert af.api(run_url)["state"] == "success", af.api(f"{run_url}/taskInstances")
             # the capture published an asset event, and witnessbox_seal ran on it
             events = af.api("assets/events?limit=100")["asset_events"]
             ours = [ev for ev in events if ev["extra"].get("capture_id") == capture_id]
