@@ -84,8 +84,8 @@ class QueuedStore(Store):
         leaves its row behind instead of a copy nobody knows to make."""
         enqueue(self._catalogue, self._replicas, [key], self._clock())
 
-    def _queued(self, key: str) -> None:
-        enqueue(self._catalogue, self._replicas, [key], self._clock())
+    def _queued(self, key: str) -> None:  # after a write whose key only it could tell
+        self._intend(key)
         self._notify()
 
     def put_file(self, path: Path) -> Digests:  # the digest is known only once written

@@ -85,10 +85,18 @@ def build_router(current_user: Callable[..., Any], runtime: Callable[[], Any]) -
     def isolated(request: Request) -> bool:
         return on_origin(request.headers.get("host"), origin())
 
+    keys: dict[str, bytes] = {}  # home → the replay key (read once, not per request)
+    targets: dict[tuple[str, str], Any] = {}  # (store, capture) → its WACZ: captures are
+    # write-once, so a WACZ found stays right; range requests then cost no manifest read
+
     def key() -> bytes:
         from preservation.replay.tickets import replay_secret
 
-        return replay_secret(runtime().settings)
+        settings = runtime().settings
+        home = str(settings.home)
+        if home not in keys:
+            keys[home] = replay_secret(settings)
+        return keys[home]
 
     def prefix(request: Request) -> str:
         return request.scope.get("root_path", "").rstrip("/")
@@ -201,9 +209,15 @@ def build_router(current_user: Callable[..., Any], runtime: Callable[[], Any]) -
         from preservation.replay.core import find_wacz
 
         rt = runtime()
-        try:
-            return find_wacz(rt.catalogue, rt.store, capture_id)
-        except InputError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
+        cached = (rt.store.url, capture_id)
+        if cached not in targets:
+            try:
+                target = find_wacz(rt.catalogue, rt.store, capture_id)
+            except InputError as exc:
+                raise HTTPException(status_code=404, detail=str(exc)) from None
+            if len(targets) >= 1024:
+                targets.clear()
+            targets[cached] = target
+        return targets[cached]
 
     return router
