@@ -331,3 +331,11 @@ def test_init_says_plainly_when_a_bucket_has_no_object_lock(seaweedfs, tmp_path:
     assert initialise(plain)["retention"].startswith("NONE: this bucket has no Object Lock")
     locked = Settings(store=f"s3://{seaweedfs.make_bucket(object_lock=True)}", **common)
     assert initialise(locked)["retention"] == "S3 Object Lock, COMPLIANCE for 3650 days"
+
+
+def test_the_session_server_has_room_for_a_bucket_per_test(seaweedfs) -> None:
+    """Each bucket is a SeaweedFS collection with volumes of its own; the default cap
+    (free disk / 1 GiB) gave ~50 and a full suite's fresh buckets ran out (InternalError)."""
+    seaweedfs.make_bucket()
+    topology = seaweedfs.master_status()["Topology"]
+    assert topology["Free"] >= 1000, topology

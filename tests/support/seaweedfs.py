@@ -143,6 +143,14 @@ class SeaweedFS:
         url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
         return open_store(url, **self.store_options(**overrides))
 
+    def master_status(self) -> dict[str, Any]:
+        """The master's ``/dir/status`` (its topology: volume cap and free volumes)."""
+        import urllib.request
+
+        port = next(a.split("=", 1)[1] for a in self.args if a.startswith("-master.port="))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/dir/status", timeout=5) as r:
+            return json.loads(r.read())
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -167,6 +175,9 @@ def _command(weed: str, data: Path, config: Path) -> tuple[list[str], int]:
         "-s3.port.lance=0",
         "-master.telemetry=false",  # never phone home
         "-volume.preStopSeconds=0",
+        # one volume per bucket (a bucket is a collection): the default cap is free disk
+        # / volume size, ~50 on a 50 GB disk, which a session of fresh buckets outgrows
+        "-volume.max=5000",
         f"-filer.localSocket={data / 'filer.sock'}",
         f"-s3.localSocket={data / 's3.sock'}",
         *(f"-{flag}={port}" for flag, port in ports.items()),
