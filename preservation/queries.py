@@ -105,10 +105,7 @@ def ledger_entries(
     rt: Runtime, subjects: Iterable[str] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Custody ledger entries in order (about any of ``subjects``); ``limit``: the last N."""
-    entries = ledger_for(rt).entries(subjects)
-    if limit and limit > 0:
-        entries = entries[-limit:]
-    return entries
+    return ledger_for(rt).entries(subjects, limit)
 
 
 def custody_trail(rt: Runtime, capture: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:

@@ -216,6 +216,18 @@ class LedgerEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class LedgerMention(Base):
+    """An id a ledger entry names in its data besides its subject (a seal's captures, an
+    export's captures): finding every entry about a capture is then an index lookup."""
+
+    __tablename__ = "ledger_mentions"
+
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    seq: Mapped[int] = mapped_column(
+        ForeignKey("ledger.seq", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class AuditResult(Base):
     __tablename__ = "audits"
 

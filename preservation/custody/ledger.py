@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from kernel.canonical import compact_json
 from kernel.errors import Findings, IntegrityError, ObjectExistsError, Problem, StorageError
 from kernel.ids import isoformat, parse_time
+from preservation.catalogue.ledger_index import entries_about, index_mentions
 from preservation.catalogue.models import Catalogue, LedgerEntry
 from preservation.store import Store
 
@@ -148,15 +149,22 @@ class Ledger:
             row = session.scalar(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(1))
             return row_to_entry(row) if row else None
 
-    def entries(self, subjects: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Catalogue entries in order (all, or those about any of ``subjects``)."""
+    def entries(
+        self, subjects: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Catalogue entries in order: all, or those about any of ``subjects`` (their
+        subject, or an id their data names; both indexed); ``limit``: the last N."""
         with self.catalogue.session() as session:
-            rows = session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)).all()
-            entries = [row_to_entry(r) for r in rows]
-        if subjects is None:
-            return entries
-        wanted = set(subjects)
-        return [e for e in entries if e["subject"] in wanted or wanted & _mentions(e)]
+            if subjects is not None:
+                rows = entries_about(session, subjects)
+                if limit and limit > 0:
+                    rows = rows[-limit:]
+            else:
+                query = select(LedgerEntry).order_by(LedgerEntry.seq.desc())
+                if limit and limit > 0:
+                    query = query.limit(limit)
+                rows = list(reversed(session.scalars(query).all()))
+            return [row_to_entry(r) for r in rows]
 
     def has_event(self, event: str, subject: str) -> bool:
         with self.catalogue.session() as session:
@@ -199,6 +207,8 @@ class Ledger:
         try:
             with self.catalogue.session.begin() as session:
                 session.add(entry_to_row(entry))
+                session.flush()  # the entry before the ids it names (their foreign key)
+                index_mentions(session, entry["seq"], entry["subject"], entry["data"])
         except DBIntegrityError:  # another process indexed it from the store meanwhile
             with self.catalogue.session() as session:
                 row = session.get(LedgerEntry, entry["seq"])
@@ -236,18 +246,6 @@ class Ledger:
                 )
             self._insert(entry)
             tail = entry
-
-
-def _mentions(entry: dict[str, Any]) -> set[str]:
-    data = entry.get("data") or {}
-    found: set[str] = set()
-    for name in ("capture_id", "manifest_key", "batch"):
-        if isinstance(data.get(name), str):
-            found.add(data[name])
-    for name in ("captures", "manifests"):
-        if isinstance(data.get(name), list):
-            found.update(x for x in data[name] if isinstance(x, str))
-    return found
 
 
 # -- the runtime's ledger and the capture events ----------------------------------------------

@@ -3,6 +3,7 @@ ends in one clear line and a non-zero exit, never a traceback, and never shows t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -96,3 +97,37 @@ def test_migrations_run_from_empty_to_head_on_both(tmp_path, backend, request):
     config.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent / "migrations"))
     head = ScriptDirectory.from_config(config).get_current_head()
     assert sql(url, "select version_num from alembic_version") == [(head,)]
+
+
+def test_the_migration_indexes_what_existing_entries_name(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from preservation.catalogue.ledger_index import entries_about
+    from preservation.catalogue.models import Catalogue, make_engine, migrate
+    from tests.support.catalogue_sql import sql
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "operate01")  # the schema before the mentions table
+    for seq, subject, data in [(1, "c-1", {}), (2, "seals/b/seal.json",
+                               {"captures": ["c-1", "c-2"], "batch": "b"})]:  # fmt: skip
+        sql(url, "insert into ledger (seq, at, event, subject, actor, data, prev_hash, "
+            "entry_hash) values (:seq, '2026-12-03 00:00:00', 'x', :subject, 't', :data, "
+            ":prev, :hash)", seq=seq, subject=subject, data=json.dumps(data), prev="0" * 64,
+            hash=f"{seq:064x}")  # fmt: skip
+    migrate(engine)
+    engine.dispose()
+    assert sorted(sql(url, "select name, seq from ledger_mentions")) == [
+        ("b", 2), ("c-1", 2), ("c-2", 2)]  # fmt: skip
+    catalogue = Catalogue.open(url)
+    try:
+        with catalogue.session() as session:
+            assert [r.seq for r in entries_about(session, ["c-1"])] == [1, 2]
+            assert [r.seq for r in entries_about(session, ["c-2"])] == [2]
+    finally:
+        catalogue.close()

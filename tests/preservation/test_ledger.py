@@ -193,3 +193,26 @@ def test_ledger_list_filters_by_subject(runtime, capsys):
     entries = json.loads(out)
     assert code == 0 and [e["event"] for e in entries] == ["captured", "stored"]
     assert all(a.capture_id in (e["subject"], e["data"].get("capture_id")) for e in entries)
+
+
+def test_entries_about_a_capture_include_those_that_name_it_in_their_data(runtime, settings):
+    rt = runtime
+    a = capture(rt, {"page.html": b"a"})
+    b = capture(rt, {"page.html": b"b"})
+    ledger = ledger_for(rt)
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    ledger.append("exported", "export:one", "archivist", {"captures": [a.capture_id]}, now)
+    ledger.append("exported", "export:both", "archivist",
+                  {"captures": [a.capture_id, b.capture_id]}, now)  # fmt: skip
+    about_a = [(e["event"], e["subject"]) for e in ledger.entries([a.capture_id])]
+    assert about_a == [("captured", a.capture_id), ("stored", a.manifest_key),
+                       ("exported", "export:one"), ("exported", "export:both")]  # fmt: skip
+    assert [e["subject"] for e in ledger.entries([b.capture_id], limit=2)] == [
+        b.manifest_key, "export:both"]  # fmt: skip
+    assert [e["subject"] for e in ledger.entries(limit=1)] == ["export:both"]
+    # the catalogue copy lost (rows deleted by hand, foreign keys off): indexed again
+    sql(settings, "delete from ledger where seq > 4")
+    assert ledger.entries([a.capture_id])[-1]["event"] == "stored"
+    reindex(rt.store, rt.catalogue, rt.clock())
+    assert [(e["event"], e["subject"]) for e in ledger.entries([a.capture_id])] == about_a
+

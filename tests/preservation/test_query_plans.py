@@ -11,6 +11,7 @@ from preservation.catalogue.models import (
     Capture,
     Catalogue,
     LedgerEntry,
+    LedgerMention,
     PerceptualHash,
     SimilarLink,
     Source,
@@ -52,6 +53,10 @@ HOT = [
      select(SimilarLink.a_sha256).where(SimilarLink.b_sha256 == SHA), "ix_similar_links_b_sha256"),
     ("similar: a hit's artifacts",
      select(Artifact.id).where(Artifact.sha256.in_([SHA, "cd" * 32])), "ix_artifacts_sha256"),
+    ("export: the ledger entries about its captures (subjects)",
+     select(LedgerEntry.seq).where(LedgerEntry.subject.in_(["s7", "s8"])), "ix_ledger_subject"),
+    ("export: the ledger entries naming its captures (mentions)",
+     select(LedgerMention.seq).where(LedgerMention.name.in_([CID, "m9"])), None),
     ("live index: rows newer than the base",
      select(PerceptualHash.id, PerceptualHash.value).where(PerceptualHash.id > 2_900),
      "primary key"),
@@ -93,6 +98,8 @@ def _fill(catalogue: Catalogue) -> None:
         conn.execute(insert(LedgerEntry), [dict(
             seq=n + 1, at=now, event=("captured", "stored")[n % 2], subject=f"s{n}", actor="t",
             data={}, prev_hash="0" * 64, entry_hash=f"{n:064x}") for n in range(2000)])  # fmt: skip
+        conn.execute(insert(LedgerMention), [dict(name=f"m{n // 2}", seq=n + 1)
+            for n in range(2000)])  # fmt: skip
         conn.execute(text("ANALYZE"))
 
 
