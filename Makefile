@@ -42,7 +42,7 @@ demo: system venv
 	$(BIN)/python -m demo
 
 # One after another (never two at once: they compare timings); each prints its ratio last.
-BENCHES := ingest phash keyframes similar link audit telegram video web search catalogue ledger
+BENCHES := ingest phash keyframes similar link audit telegram video web search catalogue ledger commit
 
 bench: system venv
 	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py; done

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hashing.metadata import MetadataReader
+from hashing.metadata import MetadataReader, ReaderPool
 from kernel.closing import Closing
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,21 @@ def wants_metadata(kind: str | None, media_type: str) -> bool:
 class Enricher(Closing):
     """Describes artifacts. Use as a context manager around one capture's artifacts."""
 
-    def __init__(self, metadata: MetadataReader | None = None, workers: int = 2) -> None:
-        self._reader = metadata if metadata is not None else MetadataReader()
+    def __init__(
+        self,
+        metadata: MetadataReader | None = None,
+        workers: int = 2,
+        readers: ReaderPool | None = None,
+    ) -> None:
+        """``readers``: borrow a warm exiftool from this pool (given back on ``close``)
+        instead of starting one's own."""
+        self._readers = readers if metadata is None else None
+        if metadata is not None:
+            self._reader = metadata
+        elif readers is not None:
+            self._reader = readers.borrow()
+        else:
+            self._reader = MetadataReader()
         # threads start on first use: descriptions (``submit``), and the exiftool process,
         # which takes one request at a time
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="describe")
@@ -92,7 +105,10 @@ class Enricher(Closing):
         """Finish what was submitted, then stop helper threads and processes."""
         self._pool.shutdown(wait=True)
         self._exif.shutdown(wait=True)
-        self._reader.close()
+        if self._readers is not None:
+            self._readers.give_back(self._reader)
+        else:
+            self._reader.close()
 
     def submit(self, path: Path, media_type: str, role: str) -> Future[Description]:
         """``describe`` in a background thread; the result (never an exception) later."""

@@ -30,7 +30,10 @@ import random
 import re
 import select
 import shutil
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -140,7 +143,12 @@ class MetadataReader(Closing):
         executable: str = "exiftool",
         timeout: float = TIMEOUT_SECONDS,
         max_output: int = MAX_OUTPUT_BYTES,
+        spawn: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
+        """``spawn(start)``: where exiftool is started. pyexiftool asks the kernel to stop
+        exiftool when the *thread* that started it ends (PR_SET_PDEATHSIG), so a reader
+        used after that thread is gone must be started on a thread that outlives it."""
+        self._spawn = spawn
         self.executable = executable
         self.timeout = timeout
         self.max_output = max_output
@@ -157,7 +165,10 @@ class MetadataReader(Closing):
             tool.timeout, tool.max_output = self.timeout, self.max_output
             self._tool = tool
         if not self._tool.running:
-            self._tool.run()
+            if self._spawn is not None:
+                self._spawn(self._tool.run)
+            else:
+                self._tool.run()
             self._version = self._tool.version
         return self._tool
 
@@ -170,6 +181,12 @@ class MetadataReader(Closing):
             except Exception as exc:
                 self.unavailable = str(exc)
         return self._version
+
+    @property
+    def pid(self) -> int | None:
+        """The exiftool process's id while it runs (to tell a warm process from a new one)."""
+        process = getattr(self._tool, "_process", None) if self._tool is not None else None
+        return process.pid if process is not None and process.poll() is None else None
 
     def close(self) -> None:
         if self._tool is not None and self._tool.running:
@@ -214,6 +231,55 @@ class MetadataReader(Closing):
         if self._version:
             result.fields["exiftool"] = self._version
         return result
+
+
+class ReaderPool(Closing):
+    """exiftool processes kept warm between captures in one process.
+
+    Starting exiftool (Perl) is most of a small capture's commit (~150 ms). ``witnessbox
+    run`` commits source after source, so each commit borrows a reader that is already
+    running and gives it back; captures committing at the same time (threads) each get
+    their own, since one process takes one request at a time. ``close`` ends them all.
+    """
+
+    def __init__(self, factory: Callable[..., MetadataReader] = MetadataReader) -> None:
+        self._factory = factory
+        # every reader's exiftool starts on this one thread, which lives as long as the pool:
+        # exiftool is stopped when its starting thread ends (see MetadataReader), and the
+        # threads of one commit end with it
+        self._starter = ThreadPoolExecutor(1, thread_name_prefix="exiftool-start")
+        self._idle: list[MetadataReader] = []
+        self._all: list[MetadataReader] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def borrow(self) -> MetadataReader:
+        with self._lock:
+            if self._closed:  # a commit after close: a reader of its own, closed with it
+                return self._factory()
+            if self._idle:
+                return self._idle.pop()
+            reader = self._factory(spawn=self._start)
+            self._all.append(reader)
+            return reader
+
+    def _start(self, start: Callable[[], None]) -> None:
+        self._starter.submit(start).result()
+
+    def give_back(self, reader: MetadataReader) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(reader)
+                return
+        reader.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            readers, self._all, self._idle = self._all, [], []
+        for reader in readers:
+            reader.close()
+        self._starter.shutdown(wait=True)
 
 
 def clean_tags(tags: dict[str, Any]) -> dict[str, Any]:

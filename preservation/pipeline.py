@@ -176,7 +176,7 @@ def _store_artifacts(
     entries: list[dict[str, Any]] = []
     reasons: list[str] = []
     by_name: dict[str, str] = {}
-    with rt.enricher_factory() as enricher:
+    with rt.enricher() as enricher:
         # described in the background while the files are stored (both only read them)
         described = {
             a.name: enricher.submit(files / a.name, a.media_type, a.role)

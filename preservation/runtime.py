@@ -18,6 +18,7 @@ from typing import Any
 
 from collectors.base import Collector
 from hashing.enrich import Enricher
+from hashing.metadata import ReaderPool
 from kernel.ids import uuid7
 from kernel.netpolicy import NetworkPolicy
 from kernel.settings import Settings
@@ -43,7 +44,9 @@ class Runtime:
     new_id: Callable[[], str] = uuid7
     run_context: dict[str, Any] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda message: None
-    enricher_factory: Callable[[], Enricher] = Enricher
+    #: how a commit gets its Enricher; by default one on this runtime's warm exiftools
+    enricher_factory: Callable[[], Enricher] | None = None
+    metadata_readers: ReaderPool = field(default_factory=ReaderPool)
     collectors: dict[str, Collector] = field(default_factory=dict)
     #: this process as named in source leases (catalogue/leases.py)
     worker: str = field(default_factory=worker_name)
@@ -64,6 +67,12 @@ class Runtime:
         known = ", ".join(r.name for r in self.replicas) or "none configured"
         raise InputError(f"unknown replica {name!r} (replicas: {known})")
 
+    def enricher(self) -> Enricher:
+        """An Enricher for one commit (it borrows one of this runtime's exiftools)."""
+        if self.enricher_factory is not None:
+            return self.enricher_factory()
+        return Enricher(readers=self.metadata_readers)
+
     def collector(self, kind: str) -> Collector:
         if kind not in self.collectors:
             from collectors.registry import get_collector
@@ -77,6 +86,7 @@ class Runtime:
             if callable(close):
                 with contextlib.suppress(Exception):
                     close()
+        self.metadata_readers.close()
         if self.replicator is not None:
             self.replicator.wait()  # let queued copies finish; what fails stays queued
         for replica in self.replicas:

@@ -267,3 +267,54 @@ def test_manifest_is_write_once(runtime):
     with pytest.raises(ObjectExistsError):
         rt.store.put_bytes(outcome.manifest_key, b"{}")
     assert json.loads(rt.store.read_bytes(outcome.manifest_key))["capture"]["id"] == outcome.capture_id
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_captures_in_one_runtime_share_a_warm_exiftool(runtime):
+    """`witnessbox run` commits source after source: exiftool starts once, not per commit."""
+    from hashing.metadata import MetadataReader, ReaderPool
+
+    rt = runtime
+    made: list[MetadataReader] = []
+
+    def reader(**kwargs) -> MetadataReader:
+        made.append(MetadataReader(**kwargs))
+        return made[-1]
+
+    rt.metadata_readers = ReaderPool(factory=reader)
+    pids = []
+    for n, url in enumerate(("https://example.org/a", "https://example.org/b")):
+        rt.collectors["web"] = StaticCollector({"photo.jpg": _jpeg() + bytes([n])})
+        outcome = capture_source(rt, add(rt, url))
+        photo = next(a for a in manifests.parse(rt.store.read_bytes(outcome.manifest_key))
+                     ["artifacts"] if a["name"] == "photo.jpg")  # fmt: skip
+        assert photo["metadata"]["exiftool"], photo  # read by exiftool each time
+        pids.append(made[0].pid)
+    assert len(made) == 1 and pids[0] is not None and pids == [pids[0]] * 2
+    rt.close()  # the runtime's close ends the warm process
+    assert made[0].pid is None
+
+
+def test_commits_at_the_same_time_each_borrow_their_own_exiftool():
+    from hashing.enrich import Enricher
+    from hashing.metadata import ReaderPool
+
+    pool = ReaderPool()
+    try:
+        first, second = Enricher(readers=pool), Enricher(readers=pool)
+        assert first._reader is not second._reader
+        first.close()
+        with Enricher(readers=pool) as third:  # the idle one is reused
+            assert third._reader is first._reader
+        second.close()
+    finally:
+        pool.close()
