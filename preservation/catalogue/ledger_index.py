@@ -18,6 +18,8 @@ from preservation.catalogue.models import LedgerEntry, LedgerMention
 
 #: ids per ``IN (...)``: far below SQLite's and PostgreSQL's parameter limits
 CHUNK = 500
+#: the longest id indexed (the column's width; the ids are witnessbox's own, far shorter)
+MAX_NAME = 512
 #: the data fields whose value (a string) or values (a list of strings) an entry is about
 SINGLE_FIELDS = ("capture_id", "manifest_key", "batch")
 LIST_FIELDS = ("captures", "manifests")
@@ -34,7 +36,7 @@ def mentions(subject: str, data: dict[str, Any] | None) -> set[str]:
         if isinstance(data.get(name), list):
             found.update(x for x in data[name] if isinstance(x, str))
     found.discard(subject)
-    return found
+    return {name for name in found if len(name) <= MAX_NAME}
 
 
 def index_mentions(session: Session, seq: int, subject: str, data: dict[str, Any] | None) -> None:

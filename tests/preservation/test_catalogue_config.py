@@ -99,7 +99,8 @@ def test_migrations_run_from_empty_to_head_on_both(tmp_path, backend, request):
     assert sql(url, "select version_num from alembic_version") == [(head,)]
 
 
-def test_the_migration_indexes_what_existing_entries_name(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_migration_indexes_what_existing_entries_name(tmp_path, backend, request):
     from alembic import command
     from alembic.config import Config
 
@@ -107,7 +108,10 @@ def test_the_migration_indexes_what_existing_entries_name(tmp_path):
     from preservation.catalogue.models import Catalogue, make_engine, migrate
     from tests.support.catalogue_sql import sql
 
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database(migrated=False)
     engine = make_engine(url)
     config = Config()
     config.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent / "migrations"))

@@ -216,3 +216,12 @@ def test_entries_about_a_capture_include_those_that_name_it_in_their_data(runtim
     reindex(rt.store, rt.catalogue, rt.clock())
     assert [(e["event"], e["subject"]) for e in ledger.entries([a.capture_id])] == about_a
 
+
+
+def test_mentions_are_the_ids_an_entry_names_besides_its_subject():
+    from preservation.catalogue.ledger_index import MAX_NAME, mentions
+
+    data = {"capture_id": "c-1", "captures": ["c-1", "c-2", 7, "x" * (MAX_NAME + 1)],
+            "batch": "b", "manifests": "not a list", "note": "c-9"}  # fmt: skip
+    assert mentions("c-1", data) == {"c-2", "b"}  # too long for the column: not indexed
+    assert mentions("s", None) == set()
