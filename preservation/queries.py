@@ -109,26 +109,18 @@ def ledger_entries(
 
 
 def custody_trail(rt: Runtime, capture: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
-    """The ledger entries about one capture, oldest first: captured, stored, sealed (its
-    batches), and every access, export, verification and repair of it or its blobs.
+    """The ledger entries about one capture, oldest first: captured, stored, sealed, and
+    every access, export, verification and repair of it or its blobs.
 
-    One indexed query by subject (the capture, its manifest, its blobs, its seal records),
-    never a scan of the ledger; ``limit``: the newest N.
+    Entries found by subject (the capture, its manifest, its blobs) or by naming the
+    capture in their data (seals, exports), both indexed, never a scan of the ledger;
+    ``limit``: the newest N.
     """
+    from preservation.catalogue.ledger_index import entries_about
     from preservation.custody.ledger import row_to_entry
-    from preservation.custody.seal_check import sealed_batches
-    from preservation.custody.timestamps import record_key
     from preservation.store import blob_key
 
-    batches = sealed_batches(rt.catalogue, [capture["id"]]).get(capture["id"], [])
-    subjects = {capture["id"], capture["manifest_key"], *(record_key(b) for b in batches)}
-    subjects.update(blob_key(a["sha256"]) for a in capture.get("artifacts", []) if a.get("sha256"))
-    query = (
-        select(LedgerEntry)
-        .where(LedgerEntry.subject.in_(sorted(subjects)))
-        .order_by(LedgerEntry.seq.desc())
-        .limit(limit)
-    )
+    names = {capture["id"], capture["manifest_key"]}
+    names.update(blob_key(a["sha256"]) for a in capture.get("artifacts", []) if a.get("sha256"))
     with rt.catalogue.session() as session:
-        rows = list(session.scalars(query))
-    return [row_to_entry(r) for r in reversed(rows)]
+        return [row_to_entry(r) for r in entries_about(session, names, limit)]

@@ -51,14 +51,18 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
         yield items[i : i + CHUNK]
 
 
-def entries_about(session: Session, names: Iterable[str]) -> list[LedgerEntry]:
-    """The ledger rows whose subject is, or whose data names, any of ``names``; by seq."""
+def entries_about(
+    session: Session, names: Iterable[str], limit: int | None = None
+) -> list[LedgerEntry]:
+    """The ledger rows whose subject is, or whose data names, any of ``names``, by seq;
+    ``limit``: the last N (only their rows are read)."""
     wanted = sorted(set(names))
     seqs: set[int] = set()
     for chunk in _chunks(wanted):
         seqs.update(session.scalars(select(LedgerEntry.seq).where(LedgerEntry.subject.in_(chunk))))
         seqs.update(session.scalars(select(LedgerMention.seq).where(LedgerMention.name.in_(chunk))))
+    chosen = sorted(seqs)[-limit:] if limit and limit > 0 else sorted(seqs)
     rows: list[LedgerEntry] = []
-    for chunk in _chunks(sorted(seqs)):
+    for chunk in _chunks(chosen):
         rows.extend(session.scalars(select(LedgerEntry).where(LedgerEntry.seq.in_(chunk))))
     return sorted(rows, key=lambda row: row.seq)

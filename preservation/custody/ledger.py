@@ -156,9 +156,7 @@ class Ledger:
         subject, or an id their data names; both indexed); ``limit``: the last N."""
         with self.catalogue.session() as session:
             if subjects is not None:
-                rows = entries_about(session, subjects)
-                if limit and limit > 0:
-                    rows = rows[-limit:]
+                rows = entries_about(session, subjects, limit)
             else:
                 query = select(LedgerEntry).order_by(LedgerEntry.seq.desc())
                 if limit and limit > 0:

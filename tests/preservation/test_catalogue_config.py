@@ -72,6 +72,23 @@ def test_a_plain_postgresql_url_uses_the_installed_driver(tmp_path, postgres: Po
     assert result.returncode == 0, result.stderr
 
 
+def _empty_catalogue(backend: str, tmp_path: Path, request) -> str:
+    """The URL of an empty catalogue (no schema) on ``backend``."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    return request.getfixturevalue("postgres").new_database(migrated=False)
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    from preservation.catalogue.models import migrate
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent / "migrations"))
+    return config
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migrations_run_from_empty_to_head_on_both(tmp_path, backend, request):
     from alembic.script import ScriptDirectory
@@ -80,10 +97,7 @@ def test_migrations_run_from_empty_to_head_on_both(tmp_path, backend, request):
     from preservation.catalogue.models import Base, Catalogue, migrate
     from tests.support.catalogue_sql import sql
 
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database(migrated=False)
+    url = _empty_catalogue(backend, tmp_path, request)
     catalogue = Catalogue.open(url)
     try:
         migrate(catalogue.engine)  # a second upgrade is a no-op
@@ -91,30 +105,21 @@ def test_migrations_run_from_empty_to_head_on_both(tmp_path, backend, request):
     finally:
         catalogue.close()
     assert set(Base.metadata.tables) <= tables
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent / "migrations"))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert sql(url, "select version_num from alembic_version") == [(head,)]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_migration_indexes_what_existing_entries_name(tmp_path, backend, request):
     from alembic import command
-    from alembic.config import Config
 
     from preservation.catalogue.ledger_index import entries_about
     from preservation.catalogue.models import Catalogue, make_engine, migrate
     from tests.support.catalogue_sql import sql
 
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database(migrated=False)
+    url = _empty_catalogue(backend, tmp_path, request)
     engine = make_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent / "migrations"))
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "operate01")  # the schema before the mentions table

@@ -103,3 +103,16 @@ def test_a_captures_custody_trail_is_its_own_entries_in_order(runtime):
     assert not any(e["data"].get("reason") == "other case" for e in trail)
     assert [e["event"] for e in queries.custody_trail(
         rt, queries.get_capture(rt.catalogue, first.capture_id), limit=1)] == ["accessed"]
+
+
+def test_a_captures_custody_trail_names_its_exports(runtime, tmp_path):
+    """An export's entry names its captures only in its data: the trail still has it."""
+    from preservation.custody.export import export_bag
+
+    rt = runtime
+    rt.collectors["web"] = StaticCollector({"page.html": b"evidence"})
+    first = capture_source_id(rt, add(rt, "https://example.org/one", "A").id)
+    export_bag(rt, tmp_path / "bag", capture_ids=[first.capture_id], reason="handover")
+    trail = queries.custody_trail(rt, queries.get_capture(rt.catalogue, first.capture_id))
+    assert [e["event"] for e in trail][-1] == "exported"
+    assert trail[-1]["data"]["reason"] == "handover"
